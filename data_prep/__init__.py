@@ -1,0 +1,1 @@
+"""Data preparation: open corpora -> cleaned, tokenized, packed WebDataset shards + manifest."""

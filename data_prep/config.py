@@ -1,0 +1,106 @@
+"""Structured config for ``python -m data_prep`` (defaults live in conf/prep.yaml and its groups)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from openpretrain.errors import require
+
+
+class SourceKind(str, Enum):
+    python_stdlib = "python_stdlib"
+    local = "local"
+    hf = "hf"
+
+
+class TokenizerKind(str, Enum):
+    train_bpe = "train_bpe"  # train a byte-level BPE on (a sample of) the corpus
+    file = "file"  # load an existing tokenizer.json
+    hf = "hf"  # load a Hugging Face tokenizer by name (needs the hub or a local cache)
+
+
+@dataclass
+class SourceConfig:
+    kind: SourceKind = SourceKind.python_stdlib
+    name: str = "python_stdlib"  # recorded as Document.source
+    license: str = "PSF-2.0"  # recorded as Document.license
+    # local: files or globs (jsonl, jsonl.gz, parquet, txt)
+    paths: list[str] = field(default_factory=list)
+    text_field: str = "text"
+    id_field: str | None = None  # optional field holding a stable upstream id
+    url_field: str | None = None
+    # hf: datasets.load_dataset(hub_id, hub_config, split=split, streaming=True)
+    hub_id: str | None = None
+    hub_config: str | None = None
+    split: str = "train"
+    data_files: Any = None  # passed through to load_dataset (local files through the hub API)
+    synthetic: bool = False
+
+
+@dataclass
+class PipelineConfig:
+    name: str = "minimal"
+    normalize: str = "NFC"  # Unicode normal form applied to every text
+    min_chars: int = 32  # shorter documents are rejected (clean/too_short)
+    max_chars: int = 1_000_000  # longer documents are rejected (clean/too_long)
+
+
+@dataclass
+class TokenizerConfig:
+    kind: TokenizerKind = TokenizerKind.train_bpe
+    vocab_size: int = 8192
+    path: str | None = None  # kind=file
+    name: str | None = None  # kind=hf
+    train_docs: int = 20_000  # documents used to train the BPE (the first N that pass cleaning)
+    eos_token: str = "<|endoftext|>"
+    bos_token: str | None = None
+    min_frequency: int = 2
+
+
+@dataclass
+class PrepConfig:
+    out_dir: str = MISSING
+    max_docs: int | None = None  # stop after this many source documents (None = all)
+    seq_len: int = 512  # each sample stores seq_len + 1 tokens
+    val_fraction: float = 0.02  # share of documents routed to the val split, by a hash of their id
+    samples_per_shard: int = 2048
+    seed: int = 1234
+    progress: bool = True
+    source: SourceConfig = field(default_factory=SourceConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+
+
+def validate(cfg: PrepConfig) -> None:
+    """Range and consistency checks OmegaConf's types cannot express."""
+    require(bool(cfg.out_dir), "out_dir", "must be set, e.g. out_dir=data/stdlib")
+    require(cfg.seq_len >= 1, "seq_len", f"must be >= 1, got {cfg.seq_len}")
+    require(cfg.max_docs is None or cfg.max_docs >= 1, "max_docs", f"must be >= 1 or null, got {cfg.max_docs}")
+    require(0.0 <= cfg.val_fraction < 1.0, "val_fraction", f"must be in [0, 1), got {cfg.val_fraction}")
+    require(cfg.samples_per_shard >= 1, "samples_per_shard", f"must be >= 1, got {cfg.samples_per_shard}")
+    require(cfg.pipeline.min_chars >= 0, "pipeline.min_chars", f"must be >= 0, got {cfg.pipeline.min_chars}")
+    require(
+        cfg.pipeline.normalize in ("NFC", "NFKC", "NFD", "NFKD", "none"),
+        "pipeline.normalize",
+        f"must be one of NFC, NFKC, NFD, NFKD, none; got {cfg.pipeline.normalize!r}",
+    )
+    tok = cfg.tokenizer
+    require(tok.vocab_size >= 256 + 1, "tokenizer.vocab_size", f"must be >= 257 (256 bytes + EOS), got {tok.vocab_size}")
+    if tok.kind == TokenizerKind.file:
+        require(bool(tok.path), "tokenizer.path", "must be set when tokenizer.kind=file")
+    if tok.kind == TokenizerKind.hf:
+        require(bool(tok.name), "tokenizer.name", "must be set when tokenizer.kind=hf")
+    src = cfg.source
+    if src.kind == SourceKind.local:
+        require(bool(src.paths), "source.paths", "must list at least one file or glob when source.kind=local")
+    if src.kind == SourceKind.hf:
+        require(bool(src.hub_id), "source.hub_id", "must be set when source.kind=hf (e.g. HuggingFaceFW/fineweb-edu)")
+
+
+def register() -> None:
+    ConfigStore.instance().store(name="prep_schema", node=PrepConfig)

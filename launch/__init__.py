@@ -1,0 +1,1 @@
+"""Launchers: render and run torchrun commands and Slurm scripts. Never trains itself."""

@@ -1,0 +1,136 @@
+"""Contract 2: the on-disk layout data_prep writes and train reads.
+
+``OUT/manifest.json`` describes everything train needs: the tokenizer, the sequence length, the token
+dtype and every shard with its size and checksum. Each WebDataset sample holds one packed sequence of
+``seq_len + 1`` token ids (``tokens.npy``) and a JSON sidecar (``meta.json``) with the document
+boundaries inside it and the ids/sources of the documents it came from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from openpretrain.errors import UserError
+
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+TOKENIZER_NAME = "tokenizer.json"
+TOKENS_EXT = "tokens.npy"
+META_EXT = "meta.json"
+SPLITS = ("train", "val")
+
+
+def sample_key(shard_index: int, sample_index: int) -> str:
+    """Stable WebDataset key of a sample: the pair (shard, index) that identifies it forever."""
+    return f"{shard_index:06d}_{sample_index:06d}"
+
+
+def shard_name(split: str, shard_index: int) -> str:
+    return f"{split}/shard-{shard_index:06d}.tar"
+
+
+def token_dtype_for(vocab_size: int) -> str:
+    """Smallest unsigned dtype holding every id: halves disk and I/O for vocabularies < 65536."""
+    return "uint16" if vocab_size <= 2**16 else "uint32"
+
+
+@dataclass
+class ShardInfo:
+    path: str  # relative to the manifest's directory
+    split: str
+    samples: int
+    tokens: int
+    bytes: int
+    sha256: str
+    # Byte offset of every sample's first tar member inside the shard: lets a reader seek straight to a
+    # sample (resume without replay).
+    offsets: list[int] = field(default_factory=list)
+
+
+@dataclass
+class TokenizerInfo:
+    file: str
+    vocab_size: int
+    eos_id: int
+    bos_id: int | None
+    sha256: str
+
+
+@dataclass
+class Manifest:
+    format_version: int
+    seq_len: int
+    token_dtype: str
+    tokenizer: TokenizerInfo
+    shards: list[ShardInfo]
+    stats: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    tool_version: str = ""
+    root: str = ""  # directory the manifest was read from; not serialised
+
+    def shards_for(self, split: str) -> list[ShardInfo]:
+        return [s for s in self.shards if s.split == split]
+
+    def shard_path(self, shard: ShardInfo) -> str:
+        return os.path.join(self.root, shard.path)
+
+    @property
+    def tokenizer_path(self) -> str:
+        return os.path.join(self.root, self.tokenizer.file)
+
+    @property
+    def bytes_per_token(self) -> float | None:
+        """UTF-8 bytes of source text per token, for bits-per-byte; None when unknown."""
+        text_bytes, tokens = self.stats.get("text_bytes"), self.stats.get("text_tokens")
+        return text_bytes / tokens if text_bytes and tokens else None
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data.pop("root")
+        return json.dumps(data, indent=2, sort_keys=False)
+
+    def write(self, directory: str) -> str:
+        """Write atomically (temp file + rename) so a reader never sees half a manifest."""
+        path = os.path.join(directory, MANIFEST_NAME)
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(self.to_json())
+        os.replace(tmp, path)
+        return path
+
+
+def load_manifest(directory: str) -> Manifest:
+    """Read and check ``directory/manifest.json``; every failure is a one-line ``UserError``."""
+    path = os.path.join(directory, MANIFEST_NAME)
+    if not os.path.isdir(directory):
+        raise UserError(f"data directory does not exist: {directory}")
+    if not os.path.isfile(path):
+        raise UserError(f"no {MANIFEST_NAME} in {directory} (run `python -m data_prep out_dir={directory}` first)")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            raw = json.load(fh)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"cannot read {path}: {exc}") from exc
+    version = raw.get("format_version")
+    if version != FORMAT_VERSION:
+        raise UserError(f"{path}: format_version {version!r} is not supported (expected {FORMAT_VERSION})")
+    try:
+        manifest = Manifest(
+            format_version=version,
+            seq_len=int(raw["seq_len"]),
+            token_dtype=raw["token_dtype"],
+            tokenizer=TokenizerInfo(**raw["tokenizer"]),
+            shards=[ShardInfo(**s) for s in raw["shards"]],
+            stats=raw.get("stats", {}),
+            provenance=raw.get("provenance", {}),
+            config=raw.get("config", {}),
+            tool_version=raw.get("tool_version", ""),
+            root=os.path.abspath(directory),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{path}: malformed manifest ({exc})") from exc
+    return manifest

@@ -1,0 +1,148 @@
+"""Structured config for ``python -m train`` (defaults live in conf/train.yaml and its groups)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from openpretrain.errors import require
+
+
+class LoggerMode(str, Enum):
+    online = "online"
+    offline = "offline"
+    disabled = "disabled"
+
+
+class Offload(str, Enum):
+    none = "none"
+    cpu = "cpu"
+
+
+class Precision(str, Enum):
+    auto = "auto"  # bf16 on a GPU that supports it, fp32 on CPU
+    bf16 = "bf16"
+    fp32 = "fp32"
+
+
+@dataclass
+class ModelConfig:
+    name: str = "tiny"
+    dim: int = 128
+    n_layers: int = 4
+    n_heads: int = 4
+    n_kv_heads: int = 2
+    ffn_dim: int = 352
+    vocab_size: int | None = None  # None = take it from the data manifest's tokenizer
+    pad_vocab_to: int = 128  # round the embedding up so matmuls hit tensor-core friendly shapes
+    max_seq_len: int = 4096
+    rope_theta: float = 10000.0
+    norm_eps: float = 1e-5
+    tie_embeddings: bool = False
+    init_std: float = 0.02
+
+
+@dataclass
+class DeepSpeedConfig:
+    name: str = "zero2"
+    zero_stage: int = 2
+    offload_optimizer: Offload = Offload.none
+    offload_param: Offload = Offload.none
+    precision: Precision = Precision.auto
+    allgather_bucket_size: int = 200_000_000
+    reduce_bucket_size: int = 200_000_000
+    overlap_comm: bool = True
+    contiguous_gradients: bool = True
+    stage3_prefetch_bucket_size: int = 50_000_000
+    stage3_param_persistence_threshold: int = 100_000
+
+
+@dataclass
+class DataConfig:
+    path: str = MISSING  # a data_prep output directory (holds manifest.json)
+    num_workers: int = 1  # DataLoader worker processes per rank
+    shuffle_buffer: int = 0  # 0 = read samples in shard order
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adamw"
+    lr: float = 3e-3
+    min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio
+    warmup_steps: int = 20
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    eps: float = 1e-8
+    grad_clip: float = 1.0
+
+
+@dataclass
+class LoggerConfig:
+    mode: LoggerMode = LoggerMode.offline
+    project: str = "openpretrain"
+    entity: str | None = None
+    name: str | None = None
+    group: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TrainConfig:
+    run_dir: str = MISSING
+    max_steps: int = 100
+    micro_batch_size: int = 8  # sequences per rank per forward/backward
+    grad_accum_steps: int = 1
+    global_batch_size: int | None = None  # if set, must equal micro x accum x data-parallel size
+    seq_len: int | None = None  # None = the manifest's seq_len; smaller values crop each sample
+    seed: int = 1234
+    log_every: int = 5
+    eval_every: int = 50
+    eval_batches: int = 4
+    checkpoint_every: int = 50
+    keep_checkpoints: int = 3
+    compile: bool = False
+    model: ModelConfig = field(default_factory=ModelConfig)
+    deepspeed: DeepSpeedConfig = field(default_factory=DeepSpeedConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+
+
+def _positive(value: int, key: str) -> None:
+    require(value >= 1, key, f"must be >= 1, got {value}")
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Range and consistency checks OmegaConf's types cannot express."""
+    require(bool(cfg.run_dir), "run_dir", "must be set, e.g. run_dir=runs/tiny")
+    require(bool(cfg.data.path), "data.path", "must point to a data_prep output directory")
+    for key in ("max_steps", "micro_batch_size", "grad_accum_steps", "log_every", "eval_every",
+                "checkpoint_every", "keep_checkpoints"):
+        _positive(getattr(cfg, key), key)
+    require(cfg.eval_batches >= 0, "eval_batches", f"must be >= 0, got {cfg.eval_batches}")
+    if cfg.seq_len is not None:
+        _positive(cfg.seq_len, "seq_len")
+    m = cfg.model
+    for key in ("dim", "n_layers", "n_heads", "n_kv_heads", "ffn_dim"):
+        _positive(getattr(m, key), f"model.{key}")
+    require(m.dim % m.n_heads == 0, "model.dim", f"{m.dim} is not divisible by model.n_heads={m.n_heads}")
+    require(m.n_heads % m.n_kv_heads == 0, "model.n_kv_heads",
+            f"{m.n_kv_heads} must divide model.n_heads={m.n_heads}")
+    require((m.dim // m.n_heads) % 2 == 0, "model.dim", "head dim (dim / n_heads) must be even for RoPE")
+    require(cfg.deepspeed.zero_stage in (0, 1, 2, 3), "deepspeed.zero_stage",
+            f"must be one of 0, 1, 2, 3; got {cfg.deepspeed.zero_stage}")
+    if cfg.deepspeed.offload_param == Offload.cpu:
+        require(cfg.deepspeed.zero_stage == 3, "deepspeed.offload_param", "cpu offload of parameters needs zero_stage=3")
+    o = cfg.optim
+    require(o.lr > 0, "optim.lr", f"must be > 0, got {o.lr}")
+    require(0 <= o.min_lr_ratio <= 1, "optim.min_lr_ratio", f"must be in [0, 1], got {o.min_lr_ratio}")
+    require(o.warmup_steps >= 0, "optim.warmup_steps", f"must be >= 0, got {o.warmup_steps}")
+    require(cfg.data.num_workers >= 0, "data.num_workers", f"must be >= 0, got {cfg.data.num_workers}")
+
+
+def register() -> None:
+    ConfigStore.instance().store(name="train_schema", node=TrainConfig)
