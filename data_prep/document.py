@@ -1,0 +1,91 @@
+"""Contract 1: the Document that flows through every data_prep stage, and rejection accounting.
+
+A stage is ``Iterable[Document] -> Iterable[Document]``. Most stages look at one document at a time, so
+they implement ``DocStage.process(doc) -> Document | str``: the (possibly rewritten) document, or the
+rejection reason. ``run_stages`` chains them and counts every rejection as ``stage/reason`` so that
+``docs_in == docs_written + sum(rejected)`` always holds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class Document:
+    id: str  # stable: source name + position, so reruns give the same ids
+    text: str
+    source: str
+    license: str
+    url: str | None = None
+    synthetic: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Stats:
+    """Counters of one task; merged across tasks by summing."""
+
+    docs_in: int = 0
+    docs_written: int = 0
+    rejected: Counter = field(default_factory=Counter)  # "stage/reason" -> count
+    counters: Counter = field(default_factory=Counter)  # anything else worth reporting (pii/email, ...)
+
+    def reject(self, stage: str, reason: str, n: int = 1) -> None:
+        self.rejected[f"{stage}/{reason}"] += n
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] += n
+
+    @property
+    def total_rejected(self) -> int:
+        return sum(self.rejected.values())
+
+    def merge(self, other: Stats) -> None:
+        self.docs_in += other.docs_in
+        self.docs_written += other.docs_written
+        self.rejected.update(other.rejected)
+        self.counters.update(other.counters)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "docs_in": self.docs_in,
+            "docs_written": self.docs_written,
+            "rejected": dict(sorted(self.rejected.items())),
+            "counters": dict(sorted(self.counters.items())),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Stats:
+        return cls(
+            docs_in=data.get("docs_in", 0),
+            docs_written=data.get("docs_written", 0),
+            rejected=Counter(data.get("rejected", {})),
+            counters=Counter(data.get("counters", {})),
+        )
+
+
+class DocStage(Protocol):
+    """A per-document stage. ``name`` is the prefix of its rejection counters."""
+
+    name: str
+
+    def process(self, doc: Document, stats: Stats) -> Document | str:
+        """Return the document (possibly rewritten) or a rejection reason."""
+        ...
+
+
+def run_stages(docs: Iterable[Document], stages: Sequence[DocStage], stats: Stats) -> Iterator[Document]:
+    """Chain per-document stages lazily; every rejection is counted as ``stage/reason``."""
+    for doc in docs:
+        current: Document | str = doc
+        for stage in stages:
+            current = stage.process(current, stats)
+            if isinstance(current, str):
+                stats.reject(stage.name, current)
+                break
+        else:
+            yield current
