@@ -1,0 +1,51 @@
+"""Shared fixtures. Data is made here (the embedded corpus through our own data_prep), never downloaded."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Tests run offline and on CPU: make that explicit for every subprocess we start.
+os.environ.setdefault("DS_ACCELERATOR", "cpu")
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+# Small enough to prep in seconds, big enough for a tiny model to learn something in 20 steps.
+PREP_OVERRIDES = [
+    "max_docs=400",
+    "seq_len=64",
+    "tokenizer.vocab_size=512",
+    "samples_per_shard=64",
+    "val_fraction=0.05",
+    "progress=false",
+]
+
+
+def run_module(module: str, *overrides: str, cwd: Path = REPO_ROOT, env: dict | None = None,
+               timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``python -m module overrides...`` from the repo root; fail with its output on error."""
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *overrides],
+        cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{module} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def prepared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Contract-2 directory (manifest, tokenizer, train/val shards) from the embedded corpus."""
+    out = tmp_path_factory.mktemp("prepared") / "stdlib"
+    run_module("data_prep", f"out_dir={out}", *PREP_OVERRIDES)
+    return out
