@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to a trained tiny model:
+#   1. installs openpretrain (CPU torch) into .venv,
+#   2. preps the embedded offline corpus (Python's own docs + stdlib sources) into WebDataset shards,
+#   3. trains a tiny Llama with DeepSpeed ZeRO-2 on 2 CPU processes (W&B offline),
+#   4. prints where the shards, checkpoint, metrics, report and W&B run are.
+# Extra arguments are passed to training as Hydra overrides, e.g. `bash quickstart.sh max_steps=200`.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+# shellcheck disable=SC1091
+source .venv/bin/activate
+if ! python -c "import openpretrain, torch, deepspeed" 2>/dev/null; then
+  python -m pip install --quiet --upgrade pip
+  python -m pip install --quiet torch==2.13.0
+  python -m pip install --quiet -e ".[test]"
+fi
+
+export DS_ACCELERATOR="${DS_ACCELERATOR:-cpu}" WANDB_MODE="${WANDB_MODE:-offline}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+DATA=runs/quickstart/data
+RUN=runs/quickstart/train
+
+python -m data_prep out_dir="$DATA" max_docs=3000 seq_len=128 tokenizer.vocab_size=4096
+torchrun --standalone --nproc-per-node=2 -m train +experiment=quickstart \
+  data.path="$DATA" run_dir="$RUN" deepspeed=zero2 logger.mode=offline "$@"
+
+echo
+echo "shards + manifest : $DATA/manifest.json ($DATA/train, $DATA/val)"
+echo "data report       : $DATA/report.html"
+echo "checkpoints       : $RUN/checkpoints/ (latest -> $(cat "$RUN/checkpoints/latest" 2>/dev/null || echo '?'))"
+echo "metrics           : $RUN/metrics.jsonl"
+echo "W&B (offline) run : $(ls -d "$RUN"/wandb/offline-run-* 2>/dev/null | tail -n 1)  (upload: wandb sync <dir>)"
