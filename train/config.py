@@ -60,11 +60,28 @@ class DeepSpeedConfig:
     stage3_param_persistence_threshold: int = 100_000
 
 
+class OnCorrupt(str, Enum):
+    error = "error"  # stop with an error naming the shard
+    skip = "skip"  # mask the sample out of the loss, count it, keep going
+
+
+@dataclass
+class MixEntry:
+    path: str = MISSING  # a data_prep output directory
+    weight: float = 1.0  # relative share of training samples drawn from it
+    name: str | None = None  # label in sample ids and metrics; default: the directory's name
+
+
 @dataclass
 class DataConfig:
-    path: str = MISSING  # a data_prep output directory (holds manifest.json)
-    num_workers: int = 1  # DataLoader worker processes per rank
-    shuffle_buffer: int = 0  # 0 = read samples in shard order
+    path: str | None = None  # a data_prep output directory (holds manifest.json); or use mix
+    mix: list[MixEntry] = field(default_factory=list)  # weighted datasets sharing one tokenizer
+    num_workers: int = 2  # reader threads per rank (0 = read in the training thread)
+    prefetch: int = 4  # micro batches read ahead per rank
+    shuffle: bool = True  # a fresh permutation every epoch (seed + epoch); false = shard order
+    shuffle_block_shards: int = 8  # samples are shuffled across blocks of this many shards
+    on_corrupt: OnCorrupt = OnCorrupt.error
+    log_sample_ids: bool = False  # append consumed sample ids to run_dir/sample_ids/rank*.jsonl
 
 
 @dataclass
@@ -119,7 +136,9 @@ def _positive(value: int, key: str) -> None:
 def validate(cfg: TrainConfig) -> None:
     """Range and consistency checks OmegaConf's types cannot express."""
     require(bool(cfg.run_dir), "run_dir", "must be set, e.g. run_dir=runs/tiny")
-    require(bool(cfg.data.path), "data.path", "must point to a data_prep output directory")
+    require(bool(cfg.data.path) or bool(cfg.data.mix), "data.path",
+            "must point to a data_prep output directory (or give data.mix=[{path: DIR, weight: W}, ...])")
+    require(not (cfg.data.path and cfg.data.mix), "data.mix", "give either data.path or data.mix, not both")
     for key in ("max_steps", "micro_batch_size", "grad_accum_steps", "log_every", "eval_every",
                 "checkpoint_every", "keep_checkpoints"):
         _positive(getattr(cfg, key), key)
@@ -141,7 +160,16 @@ def validate(cfg: TrainConfig) -> None:
     require(o.lr > 0, "optim.lr", f"must be > 0, got {o.lr}")
     require(0 <= o.min_lr_ratio <= 1, "optim.min_lr_ratio", f"must be in [0, 1], got {o.min_lr_ratio}")
     require(o.warmup_steps >= 0, "optim.warmup_steps", f"must be >= 0, got {o.warmup_steps}")
-    require(cfg.data.num_workers >= 0, "data.num_workers", f"must be >= 0, got {cfg.data.num_workers}")
+    _validate_data(cfg.data)
+
+
+def _validate_data(d: DataConfig) -> None:
+    require(d.num_workers >= 0, "data.num_workers", f"must be >= 0, got {d.num_workers}")
+    _positive(d.prefetch, "data.prefetch")
+    _positive(d.shuffle_block_shards, "data.shuffle_block_shards")
+    for i, entry in enumerate(d.mix):
+        require(bool(entry.path), f"data.mix[{i}].path", "must point to a data_prep output directory")
+        require(entry.weight > 0, f"data.mix[{i}].weight", f"must be > 0, got {entry.weight}")
 
 
 def register() -> None:
