@@ -12,6 +12,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from train.perf import linear_cross_entropy, sdpa_backend
 
 
 @dataclass(frozen=True)
@@ -149,14 +152,34 @@ class Block(nn.Module):
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
+class OutputHead(nn.Linear):
+    """The lm_head. Given targets it returns the chunked cross-entropy instead of logits.
+
+    Going through the module call (not reading ``.weight`` from outside) keeps ZeRO-3's gather hooks
+    working; the parameter is still ``lm_head.weight``, as in Hugging Face Llama.
+    """
+
+    def forward(
+        self, x: torch.Tensor, targets: torch.Tensor | None = None, chunk_size: int = 0, ignore_index: int = -100
+    ) -> torch.Tensor:
+        if targets is None:
+            return super().forward(x)
+        return linear_cross_entropy(x, self.weight, targets, chunk_size, ignore_index)
+
+
 class Transformer(nn.Module):
     def __init__(self, args: ModelArgs) -> None:
         super().__init__()
         self.args = args
+        # Performance options (train.perf.apply_model_options sets them from cfg.perf); the defaults
+        # are the plain path: full-logits loss, no activation checkpointing, SDPA picks its backend.
+        self.loss_chunk_size = 0
+        self.checkpoint_every = 0
+        self.sdpa_backend = "auto"
         self.embed_tokens = nn.Embedding(args.vocab_size, args.dim)
         self.layers = nn.ModuleList(Block(args) for _ in range(args.n_layers))
         self.norm = RMSNorm(args.dim, args.norm_eps)
-        self.lm_head = nn.Linear(args.dim, args.vocab_size, bias=False)
+        self.lm_head = OutputHead(args.dim, args.vocab_size, bias=False)
         if args.tie_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
         cos, sin = rope_tables(args.head_dim, args.max_seq_len, args.rope_theta)
@@ -184,20 +207,53 @@ class Transformer(nn.Module):
         cos = self.rope_cos[start : start + seqlen].to(self.embed_tokens.weight.dtype)
         sin = self.rope_sin[start : start + seqlen].to(self.embed_tokens.weight.dtype)
         x = self.embed_tokens(tokens)
-        for i, layer in enumerate(self.layers):
-            x = layer(x, cos, sin, kv_caches[i] if kv_caches else None)
+        with sdpa_backend(self.sdpa_backend):
+            for i, layer in enumerate(self.layers):
+                cache = kv_caches[i] if kv_caches else None
+                if cache is None and self._checkpointed(i):
+                    x = checkpoint(layer, x, cos, sin, use_reentrant=False, **self._recompute_context())
+                else:
+                    x = layer(x, cos, sin, cache)
         return self.norm(x)
 
-    def forward(self, tokens: torch.Tensor, kv_caches: list[KVCache] | None = None) -> torch.Tensor:
-        """Logits (batch, seq, vocab). Training uses ``loss`` instead, which can avoid full logits."""
-        return self.lm_head(self.hidden_states(tokens, kv_caches))
+    def _checkpointed(self, layer_index: int) -> bool:
+        """Selective activation checkpointing: every ``checkpoint_every``-th block, training only."""
+        every = self.checkpoint_every
+        return every > 0 and layer_index % every == 0 and self.training and torch.is_grad_enabled()
 
-    def loss(self, tokens: torch.Tensor, targets: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
-        """Mean next-token cross-entropy; fp32 softmax for stability under bf16."""
-        logits = self.forward(tokens)
+    def _recompute_context(self) -> dict:
+        if self.sdpa_backend == "auto":
+            return {}
+        # The recomputation runs in backward, outside our sdpa_backend block: pin the same backend there.
+        name = self.sdpa_backend
+        return {"context_fn": lambda: (sdpa_backend(name), sdpa_backend(name))}
+
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        kv_caches: list[KVCache] | None = None,
+        targets: torch.Tensor | None = None,
+        ignore_index: int = -100,
+    ) -> torch.Tensor:
+        """Logits (batch, seq, vocab); with ``targets``, the mean next-token loss instead (see ``loss``).
+
+        The loss lives in forward so that a DeepSpeed engine call (and ``engine.compile()``, which
+        compiles forward) covers the whole step: ``loss = engine(tokens, targets=targets)``.
+        """
+        hidden = self.hidden_states(tokens, kv_caches)
+        if targets is None:
+            return self.lm_head(hidden)
+        if self.loss_chunk_size > 0:
+            return self.lm_head(hidden, targets, self.loss_chunk_size, ignore_index)
+        logits = self.lm_head(hidden)
+        # fp32 softmax for stability under bf16.
         return F.cross_entropy(
             logits.float().view(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=ignore_index
         )
+
+    def loss(self, tokens: torch.Tensor, targets: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
+        """Mean next-token cross-entropy. With ``loss_chunk_size`` > 0 the full logits never exist."""
+        return self.forward(tokens, targets=targets, ignore_index=ignore_index)
 
     def num_params(self, non_embedding: bool = True) -> int:
         """Parameter count; non-embedding excludes the token embedding and output head (MFU formula)."""
