@@ -107,6 +107,24 @@ class LoggerConfig:
     tags: list[str] = field(default_factory=list)
 
 
+class SdpaBackend(str, Enum):
+    auto = "auto"  # PyTorch picks (flash / cuDNN on a recent GPU for bf16 causal attention)
+    flash = "flash"
+    cudnn = "cudnn"
+    efficient = "efficient"
+    math = "math"
+
+
+@dataclass
+class PerfConfig:
+    """Throughput levers (train/perf.py, bench/NOTES.md)."""
+
+    loss_chunk_size: int = 4096  # tokens per lm_head + cross-entropy chunk; 0 = full fp32 logits
+    fused_adam: bool = True  # DeepSpeed FusedAdam on CUDA (else torch AdamW fused); offload uses CPU Adam
+    activation_checkpointing: int = 0  # recompute every k-th block in backward; 0 = off, 1 = all
+    sdpa_backend: SdpaBackend = SdpaBackend.auto
+
+
 @dataclass
 class TrainConfig:
     run_dir: str = MISSING
@@ -127,6 +145,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    perf: PerfConfig = field(default_factory=PerfConfig)
 
 
 def _positive(value: int, key: str) -> None:
@@ -161,6 +180,13 @@ def validate(cfg: TrainConfig) -> None:
     require(0 <= o.min_lr_ratio <= 1, "optim.min_lr_ratio", f"must be in [0, 1], got {o.min_lr_ratio}")
     require(o.warmup_steps >= 0, "optim.warmup_steps", f"must be >= 0, got {o.warmup_steps}")
     _validate_data(cfg.data)
+    _validate_perf(cfg.perf)
+
+
+def _validate_perf(p: PerfConfig) -> None:
+    require(p.loss_chunk_size >= 0, "perf.loss_chunk_size", f"must be >= 0 (0 = off), got {p.loss_chunk_size}")
+    require(p.activation_checkpointing >= 0, "perf.activation_checkpointing",
+            f"must be >= 0 (0 = off, k = every k-th block), got {p.activation_checkpointing}")
 
 
 def _validate_data(d: DataConfig) -> None:
