@@ -164,6 +164,11 @@ def linear_cross_entropy(
 # Optimizer
 # ---------------------------------------------------------------------------------------------------
 
+def _enum_value(value: Any) -> str:
+    """Config enums (str subclasses) and plain strings alike."""
+    return str(getattr(value, "value", value))
+
+
 DEEPSPEED_FUSED_ADAM = "deepspeed_fused_adam"
 DEEPSPEED_CPU_ADAM = "deepspeed_cpu_adam"
 TORCH_ADAMW = "torch_adamw"
@@ -171,7 +176,7 @@ TORCH_ADAMW = "torch_adamw"
 
 def optimizer_kind(cfg: Any, device_type: str) -> str:
     """Which Adam implementation a run uses (cfg: TrainConfig)."""
-    if str(getattr(cfg.deepspeed.offload_optimizer, "value", cfg.deepspeed.offload_optimizer)) == "cpu":
+    if _enum_value(cfg.deepspeed.offload_optimizer) == "cpu":
         # ZeRO-Offload steps on the host; DeepSpeed refuses other optimizers there by default.
         return DEEPSPEED_CPU_ADAM
     if device_type == "cuda" and cfg.perf.fused_adam:
@@ -242,7 +247,7 @@ def apply_model_options(model: nn.Module, perf: Any) -> nn.Module:
     """Switch on the model-side levers from cfg.perf (chunked loss, activation checkpointing, SDPA)."""
     model.loss_chunk_size = perf.loss_chunk_size
     model.checkpoint_every = perf.activation_checkpointing
-    model.sdpa_backend = perf.sdpa_backend
+    model.sdpa_backend = _enum_value(perf.sdpa_backend)
     return model
 
 
