@@ -126,6 +126,30 @@ class PerfConfig:
 
 
 @dataclass
+class StabilityConfig:
+    """Issue 4: what happens when a step goes wrong (train/stability.py)."""
+
+    # A step whose loss or gradient norm is NaN/inf is never applied; it is counted in skipped_steps.
+    max_skipped_steps: int = 100  # stop with an error after this many non-finite steps in one run
+    # A loss above spike_factor x the running mean of the last spike_window losses rolls the model back to
+    # the last complete checkpoint; the batches from there up to the spike are skipped. 0 = off.
+    spike_factor: float = 3.0
+    spike_window: int = 50
+    spike_min_history: int = 20  # losses needed before spikes are judged (early training moves fast)
+    max_rollbacks: int = 5  # stop with an error after this many rollbacks in one run
+
+
+@dataclass
+class FaultsConfig:
+    """Fault injection for tests and drills; every field null = off. Never set these in a real run."""
+
+    nan_at_step: int | None = None  # rank 0's loss of this step becomes NaN
+    spike_at_step: int | None = None  # rank 0's loss of this step is multiplied by spike_scale (once)
+    spike_scale: float = 100.0
+    kill_during_save_at_step: int | None = None  # SIGKILL rank 0 after the checkpoint files, before the marker
+
+
+@dataclass
 class TrainConfig:
     run_dir: str = MISSING
     max_steps: int = 100
@@ -139,6 +163,8 @@ class TrainConfig:
     eval_batches: int = 4
     checkpoint_every: int = 50
     keep_checkpoints: int = 3
+    auto_resume: bool = True  # continue from run_dir/checkpoints' newest complete checkpoint
+    peak_flops: float | None = None  # per device, for MFU; null = look the GPU up in train.perf's table
     compile: bool = False
     model: ModelConfig = field(default_factory=ModelConfig)
     deepspeed: DeepSpeedConfig = field(default_factory=DeepSpeedConfig)
@@ -146,6 +172,8 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     perf: PerfConfig = field(default_factory=PerfConfig)
+    stability: StabilityConfig = field(default_factory=StabilityConfig)
+    faults: FaultsConfig = field(default_factory=FaultsConfig)
 
 
 def _positive(value: int, key: str) -> None:
@@ -181,6 +209,17 @@ def validate(cfg: TrainConfig) -> None:
     require(o.warmup_steps >= 0, "optim.warmup_steps", f"must be >= 0, got {o.warmup_steps}")
     _validate_data(cfg.data)
     _validate_perf(cfg.perf)
+    _validate_stability(cfg.stability)
+    require(cfg.peak_flops is None or cfg.peak_flops > 0, "peak_flops", f"must be > 0 or null, got {cfg.peak_flops}")
+
+
+def _validate_stability(s: StabilityConfig) -> None:
+    require(s.spike_factor == 0 or s.spike_factor > 1, "stability.spike_factor",
+            f"must be > 1 (or 0 = off), got {s.spike_factor}")
+    for key in ("spike_window", "spike_min_history"):
+        _positive(getattr(s, key), f"stability.{key}")
+    for key in ("max_skipped_steps", "max_rollbacks"):
+        require(getattr(s, key) >= 0, f"stability.{key}", f"must be >= 0, got {getattr(s, key)}")
 
 
 def _validate_perf(p: PerfConfig) -> None:
