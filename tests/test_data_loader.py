@@ -121,8 +121,7 @@ def test_rows_match_their_ids_and_shapes(tmp_path, dataset):
     assert batch.inputs.dtype == torch.long and batch.inputs.shape == (2, SEQ_LEN)
     assert torch.equal(batch.inputs[:, 1:], batch.targets[:, :-1])
     for row, sample_id in zip(batch.inputs, batch.sample_ids):
-        name, key = sample_id.split("/")
-        assert name == "alpha" and key == sample_key(int(row[2]), int(row[3]))
+        assert sample_id == f"alpha/train/{sample_key(int(row[2]), int(row[3]))}"
 
 
 def test_order_is_deterministic_and_seed_dependent(tmp_path, dataset):
@@ -209,7 +208,7 @@ def test_val_batches_are_deterministic_rank_slices(tmp_path, dataset):
     ranks = [build_val_batches(cfg, r, 2) for r in range(2)]
     assert [len(b) for b in ranks] == [3, 3]  # 6 val samples / (1 × 2 ranks)
     ids = [i for b in range(3) for r in range(2) for i in ranks[r][b].sample_ids]
-    assert ids == [f"alpha/{sample_key(0, i)}" for i in range(6)]
+    assert ids == [f"alpha/val/{sample_key(0, i)}" for i in range(6)]
     assert ids_of(build_val_batches(cfg, 1, 2)) == ids_of(ranks[1])
 
 
@@ -267,3 +266,18 @@ def test_sample_id_log_records_every_row(tmp_path, dataset):
         expected = ids_of(take(data, 3))
     lines = (Path(cfg.run_dir) / "sample_ids" / "rank00000.jsonl").read_text().splitlines()
     assert [i for line in lines for i in json.loads(line)["ids"]] == expected
+
+
+def test_a_moved_dataset_resumes_in_the_same_order(tmp_path, dataset):
+    import shutil
+
+    moved = tmp_path / "copied_elsewhere"
+    shutil.copytree(dataset, moved)
+    with build_train_data(make_cfg(tmp_path, dataset), 0, 1) as data:
+        straight = [i.split("/", 1)[1] for i in ids_of(take(data, 8))]
+    with build_train_data(make_cfg(tmp_path, dataset), 0, 1) as data:
+        take(data, 3)
+        state = data.state_dict()
+    with build_train_data(make_cfg(tmp_path, moved), 0, 1) as data:
+        data.load_state_dict(state)
+        assert [i.split("/", 1)[1] for i in ids_of(take(data, 5))] == straight[6:]

@@ -17,7 +17,7 @@ def epoch_of(order: EpochOrder, epoch: int) -> list[tuple[int, int]]:
 
 
 def test_each_epoch_visits_every_sample_once_in_a_new_order():
-    order = EpochOrder(SIZES, seed=3, name="a", shuffle=True, block_shards=2)
+    order = EpochOrder(SIZES, seed=3, identity="a", shuffle=True, block_shards=2)
     everything = sorted((s, i) for s, n in enumerate(SIZES) for i in range(n))
     epochs = [epoch_of(order, e) for e in range(3)]
     for visited in epochs:
@@ -27,7 +27,7 @@ def test_each_epoch_visits_every_sample_once_in_a_new_order():
 
 def test_order_depends_on_seed_and_dataset_name_only():
     def first(seed: int, name: str) -> list[tuple[int, int]]:
-        return epoch_of(EpochOrder(SIZES, seed=seed, name=name, shuffle=True, block_shards=3), 0)
+        return epoch_of(EpochOrder(SIZES, seed=seed, identity=name, shuffle=True, block_shards=3), 0)
 
     assert first(1, "a") == first(1, "a")
     assert first(1, "a") != first(2, "a")
@@ -36,19 +36,19 @@ def test_order_depends_on_seed_and_dataset_name_only():
 
 def test_blocks_keep_reads_within_a_few_shards():
     sizes = [10] * 12
-    order = EpochOrder(sizes, seed=0, name="a", shuffle=True, block_shards=3)
+    order = EpochOrder(sizes, seed=0, identity="a", shuffle=True, block_shards=3)
     visited = epoch_of(order, 0)
     for block in range(4):
         assert len({shard for shard, _ in visited[block * 30:(block + 1) * 30]}) == 3
 
 
 def test_without_shuffle_the_order_is_the_shard_order():
-    order = EpochOrder(SIZES, seed=0, name="a", shuffle=False, block_shards=4)
+    order = EpochOrder(SIZES, seed=0, identity="a", shuffle=False, block_shards=4)
     assert epoch_of(order, 1) == [(s, i) for s, n in enumerate(SIZES) for i in range(n)]
 
 
 def test_locating_a_deep_position_costs_the_same_as_the_first():
-    order = EpochOrder([10_000] * 5_000, seed=0, name="a", shuffle=True, block_shards=8)  # 50M samples
+    order = EpochOrder([10_000] * 5_000, seed=0, identity="a", shuffle=True, block_shards=8)  # 50M samples
     start = time.perf_counter()
     shard, index = order.locate(7 * order.samples_per_epoch + 12_345_678)
     assert time.perf_counter() - start < 0.5

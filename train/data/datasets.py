@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -25,8 +26,15 @@ class Dataset:
         return self.manifest.shards_for(split)
 
     def sample_id(self, shard: ShardInfo, index: int) -> str:
-        """Stable id "(dataset, shard, index)": the same sample has the same id in every run."""
-        return f"{self.label}/{sample_key(shard_number(shard), index)}"
+        """Stable id "dataset/split/shard_index": the same sample has the same id in every run."""
+        return f"{self.label}/{shard.split}/{sample_key(shard_number(shard), index)}"
+
+    def fingerprint(self, split: str) -> str:
+        """Identity of a split's content (its shards' checksums), whatever the directory is called now."""
+        digest = hashlib.sha256()
+        for shard in self.shards(split):
+            digest.update(f"{shard.path}:{shard.sha256}:{shard.samples};".encode())
+        return digest.hexdigest()[:16]
 
 
 def shard_number(shard: ShardInfo) -> int:

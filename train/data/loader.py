@@ -38,7 +38,7 @@ class TrainData:
         skip = cfg.data.on_corrupt == OnCorrupt.skip
         self.readers = [SampleReader(d, "train", skip) for d in self.datasets]
         self.orders = [
-            EpochOrder([s.samples for s in d.shards("train")], cfg.seed, d.label, cfg.data.shuffle,
+            EpochOrder([s.samples for s in d.shards("train")], cfg.seed, d.fingerprint("train"), cfg.data.shuffle,
                        cfg.data.shuffle_block_shards)
             for d in self.datasets
         ]
@@ -112,8 +112,8 @@ class TrainData:
             "shuffle_block_shards": self.cfg.data.shuffle_block_shards,
             "skipped_corrupt": self.skipped_corrupt,
             "datasets": [
-                {"name": d.label, "consumed": c, "epoch": c // o.samples_per_epoch,
-                 "samples_per_epoch": o.samples_per_epoch}
+                {"name": d.label, "fingerprint": d.fingerprint("train"), "consumed": c,
+                 "epoch": c // o.samples_per_epoch, "samples_per_epoch": o.samples_per_epoch}
                 for d, o, c in zip(self.datasets, self.orders, self._consumed)
             ],
         }
@@ -121,9 +121,9 @@ class TrainData:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Seek to a saved position (from any world size); the order itself must be unchanged."""
         _check_compatible(self, state)
-        by_name = {entry["name"]: int(entry["consumed"]) for entry in state["datasets"]}
+        saved = _match_datasets(self.datasets, state["datasets"])
         self._skipped_before = int(state.get("skipped_corrupt", 0)) - sum(r.skipped for r in self.readers)
-        self._reset([by_name[d.label] for d in self.datasets])
+        self._reset([int(entry["consumed"]) for entry in saved])
 
     def advance(self, global_batches: int) -> None:
         """Skip whole global batches without reading them (e.g. the batches behind a loss spike)."""
@@ -162,14 +162,21 @@ def _check_compatible(data: TrainData, state: dict[str, Any]) -> None:
         if state.get(key) != now:
             raise UserError(f"cannot resume: the checkpoint's data order used {key}={state.get(key)!r}, "
                             f"this run has {now!r}; resuming would repeat or skip samples")
-    saved = {e["name"]: e for e in state["datasets"]}
-    current = {d.label: o.samples_per_epoch for d, o in zip(data.datasets, data.orders)}
-    if set(saved) != set(current):
-        raise UserError(f"cannot resume: checkpoint datasets {sorted(saved)} differ from this run's {sorted(current)}")
-    for name, samples in current.items():
-        if saved[name]["samples_per_epoch"] != samples:
-            raise UserError(f"cannot resume: dataset {name} has {samples} training samples, the checkpoint's "
-                            f"had {saved[name]['samples_per_epoch']} (the prepared data changed)")
+    for dataset, order, entry in zip(data.datasets, data.orders, _match_datasets(data.datasets, state["datasets"])):
+        if entry["samples_per_epoch"] != order.samples_per_epoch:
+            raise UserError(f"cannot resume: dataset {dataset.label} has {order.samples_per_epoch} training "
+                            f"samples, the checkpoint's had {entry['samples_per_epoch']} (the prepared data changed)")
+
+
+def _match_datasets(datasets: list[Dataset], saved: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The checkpoint entry of each dataset: by name, else by content fingerprint (a moved directory)."""
+    by_name = {e["name"]: e for e in saved}
+    by_print = {e.get("fingerprint"): e for e in saved}
+    matched = [by_name.get(d.label) or by_print.get(d.fingerprint("train")) for d in datasets]
+    if len(saved) != len(datasets) or any(m is None for m in matched) or len({id(m) for m in matched}) != len(saved):
+        raise UserError(f"cannot resume: the checkpoint's datasets {sorted(by_name)} differ from this run's "
+                        f"{sorted(d.label for d in datasets)} (name them with data.mix[i].name to match)")
+    return matched
 
 
 def _open_ids_log(cfg: TrainConfig, rank: int):

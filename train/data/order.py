@@ -25,10 +25,11 @@ _CACHED_BLOCKS = 4  # block permutations kept (reads move through blocks in orde
 class EpochOrder:
     """Position (samples consumed from this dataset, across epochs) → (shard slot, sample index)."""
 
-    def __init__(self, shard_sizes: Sequence[int], seed: int, name: str, shuffle: bool, block_shards: int):
+    def __init__(self, shard_sizes: Sequence[int], seed: int, identity: str, shuffle: bool, block_shards: int):
+        """``identity`` names the content (a fingerprint), so each dataset of a mix gets its own order."""
         self.sizes = np.asarray(shard_sizes, dtype=np.int64)
         self.samples_per_epoch = int(self.sizes.sum())
-        self.seed, self.salt = seed, zlib.crc32(name.encode("utf-8"))
+        self.seed, self.salt = seed, zlib.crc32(identity.encode("utf-8"))
         self.shuffle, self.block_shards = shuffle, max(1, block_shards)
         self._epoch: int | None = None
         self._blocks: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
