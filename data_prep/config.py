@@ -40,6 +40,10 @@ class SourceConfig:
     split: str = "train"
     data_files: Any = None  # passed through to load_dataset (local files through the hub API)
     synthetic: bool = False
+    # hf: transient network failures (429/5xx/connection) are retried with exponential backoff
+    max_retries: int = 10
+    retry_backoff_s: float = 1.0
+    retry_max_backoff_s: float = 120.0
 
 
 @dataclass
@@ -71,6 +75,14 @@ class PrepConfig:
     samples_per_shard: int = 2048
     seed: int = 1234
     progress: bool = True
+    # Execution: the input is split into num_tasks tasks (one per machine / Slurm array index). task_id=null
+    # runs every task here and then merges; task_id=K runs only task K; merge=true only writes the manifest.
+    num_tasks: int = 1
+    task_id: int | None = None
+    merge: bool = False
+    num_workers: int = 1  # processes per task (filtering + tokenizing run in parallel, packing stays ordered)
+    chunk_docs: int = 256  # input records per unit of work handed to a worker
+    report: bool = True  # write OUT/report.html + PNGs after the merge
     source: SourceConfig = field(default_factory=SourceConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
@@ -83,6 +95,11 @@ def validate(cfg: PrepConfig) -> None:
     require(cfg.max_docs is None or cfg.max_docs >= 1, "max_docs", f"must be >= 1 or null, got {cfg.max_docs}")
     require(0.0 <= cfg.val_fraction < 1.0, "val_fraction", f"must be in [0, 1), got {cfg.val_fraction}")
     require(cfg.samples_per_shard >= 1, "samples_per_shard", f"must be >= 1, got {cfg.samples_per_shard}")
+    require(cfg.num_tasks >= 1, "num_tasks", f"must be >= 1, got {cfg.num_tasks}")
+    require(cfg.task_id is None or 0 <= cfg.task_id < cfg.num_tasks, "task_id",
+            f"must be in [0, num_tasks={cfg.num_tasks}) or null, got {cfg.task_id}")
+    require(cfg.num_workers >= 1, "num_workers", f"must be >= 1, got {cfg.num_workers}")
+    require(cfg.chunk_docs >= 1, "chunk_docs", f"must be >= 1, got {cfg.chunk_docs}")
     require(cfg.pipeline.min_chars >= 0, "pipeline.min_chars", f"must be >= 0, got {cfg.pipeline.min_chars}")
     require(
         cfg.pipeline.normalize in ("NFC", "NFKC", "NFD", "NFKD", "none"),
@@ -98,6 +115,7 @@ def validate(cfg: PrepConfig) -> None:
     src = cfg.source
     if src.kind == SourceKind.local:
         require(bool(src.paths), "source.paths", "must list at least one file or glob when source.kind=local")
+    require(src.max_retries >= 0, "source.max_retries", f"must be >= 0, got {src.max_retries}")
     if src.kind == SourceKind.hf:
         require(bool(src.hub_id), "source.hub_id", "must be set when source.kind=hf (e.g. HuggingFaceFW/fineweb-edu)")
 

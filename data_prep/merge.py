@@ -1,0 +1,73 @@
+"""The merge step: every task's completion marker -> the one ``manifest.json`` (Contract 2)."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from tokenizers import Tokenizer
+
+import openpretrain
+from data_prep.accounting import Provenance
+from data_prep.config import PrepConfig
+from data_prep.document import Stats
+from data_prep.task import done_marker
+from data_prep.tokenize import tokenizer_info
+from openpretrain.errors import UserError
+from openpretrain.manifest import FORMAT_VERSION, TOKENIZER_NAME, Manifest, ShardInfo, token_dtype_for
+
+
+def load_task_results(work_dir: str, num_tasks: int) -> list[dict[str, Any]]:
+    missing = [t for t in range(num_tasks) if not os.path.exists(done_marker(work_dir, t))]
+    if missing:
+        shown = ", ".join(map(str, missing[:20])) + (" ..." if len(missing) > 20 else "")
+        raise UserError(f"cannot merge: {len(missing)} of {num_tasks} tasks have not finished (task_id {shown})")
+    results = []
+    for task_id in range(num_tasks):
+        with open(done_marker(work_dir, task_id), encoding="utf-8") as fh:
+            results.append(json.load(fh))
+    return results
+
+
+def merged_stats(results: list[dict[str, Any]], provenance: Provenance, shards: list[ShardInfo]) -> dict[str, Any]:
+    total = Stats()
+    for result in results:
+        total.merge(Stats.from_dict(result["stats"]))
+    stats = total.to_dict()
+    stats.update({
+        "text_bytes": provenance.text_bytes,
+        "text_tokens": provenance.text_tokens,
+        "samples": {split: sum(s.samples for s in shards if s.split == split) for split in ("train", "val")},
+        "tokens_written": sum(s.tokens for s in shards),
+        "tasks": [{"task_id": r["task_id"], **r["stats"]} for r in results],
+    })
+    return stats
+
+
+def merge_tasks(cfg: PrepConfig, out_dir: str, work_dir: str, resolved: dict[str, Any]) -> Manifest:
+    results = load_task_results(work_dir, cfg.num_tasks)
+    provenance = Provenance()
+    shards: list[ShardInfo] = []
+    for result in results:
+        provenance.merge(Provenance.from_dict(result["provenance"]))
+        shards.extend(ShardInfo(**s) for s in result["shards"])
+    shards.sort(key=lambda s: (s.split != "train", s.path))
+    tok_path = os.path.join(out_dir, TOKENIZER_NAME)
+    if not os.path.exists(tok_path):
+        raise UserError(f"cannot merge: {tok_path} is missing (run the tasks first)")
+    info = tokenizer_info(Tokenizer.from_file(tok_path), cfg.tokenizer, tok_path)
+    manifest = Manifest(
+        format_version=FORMAT_VERSION,
+        seq_len=cfg.seq_len,
+        token_dtype=token_dtype_for(info.vocab_size),
+        tokenizer=info,
+        shards=shards,
+        stats=merged_stats(results, provenance, shards),
+        provenance=provenance.to_dict(),
+        config=resolved,
+        tool_version=openpretrain.__version__,
+        root=out_dir,
+    )
+    manifest.write(out_dir)
+    return manifest

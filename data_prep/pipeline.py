@@ -1,0 +1,88 @@
+"""``run_prep``: tokenizer -> tasks (each its own shard range) -> merge (one manifest + report).
+
+Command forms (all share the same out_dir and config):
+  python -m data_prep out_dir=D                         every task here, then the merge
+  python -m data_prep out_dir=D num_tasks=8 task_id=3   one task (a machine / Slurm array index)
+  python -m data_prep out_dir=D num_tasks=8 merge=true  the merge, once every task has its marker
+Rerunning any of them after an interruption continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from data_prep.config import PrepConfig
+from data_prep.merge import merge_tasks
+from data_prep.shards import write_atomic
+from data_prep.sources import check_source
+from data_prep.task import TaskContext, run_task
+from data_prep.tokenizer_step import prepare_tokenizer
+from openpretrain.errors import UserError
+from openpretrain.manifest import token_dtype_for
+
+log = logging.getLogger(__name__)
+
+WORK_DIR_NAME = "_prep"  # per-task checkpoints and completion markers live here
+# Keys that change how a run executes but not what it produces: free to differ between reruns.
+EXECUTION_KEYS = ("out_dir", "task_id", "merge", "num_workers", "progress", "report")
+
+
+def run_prep(cfg: PrepConfig, raw_cfg: DictConfig) -> None:
+    check_source(cfg.source)
+    out_dir = os.path.abspath(cfg.out_dir)
+    work_dir = os.path.join(out_dir, WORK_DIR_NAME)
+    os.makedirs(work_dir, exist_ok=True)
+    resolved = OmegaConf.to_container(raw_cfg, resolve=True)
+    _check_same_run(work_dir, resolved)
+    if cfg.merge:
+        _finish(cfg, out_dir, work_dir, resolved)
+        return
+    tok, tok_path, tok_info = prepare_tokenizer(cfg, out_dir)
+    ctx = TaskContext(out_dir=out_dir, work_dir=work_dir, tokenizer_path=tok_path, eos_id=tok_info.eos_id,
+                      token_dtype=token_dtype_for(tok_info.vocab_size))
+    task_ids = range(cfg.num_tasks) if cfg.task_id is None else [cfg.task_id]
+    with tqdm(total=cfg.max_docs, disable=not cfg.progress, unit="doc", desc="data_prep") as bar:
+        for task_id in task_ids:
+            run_task(cfg, ctx, task_id, progress=bar)
+    if cfg.task_id is None:
+        _finish(cfg, out_dir, work_dir, resolved)
+    else:
+        print(f"task {cfg.task_id}/{cfg.num_tasks} done; run the merge with merge=true when all tasks are done")
+
+
+def _finish(cfg: PrepConfig, out_dir: str, work_dir: str, resolved: dict[str, Any]) -> None:
+    manifest = merge_tasks(cfg, out_dir, work_dir, resolved)
+    if cfg.report:
+        from data_prep.report import write_report
+
+        write_report(manifest, out_dir)
+    stats = manifest.stats
+    samples = {split: sum(s.samples for s in manifest.shards_for(split)) for split in ("train", "val")}
+    print(f"data_prep: {stats['docs_in']} docs in, {stats['docs_written']} written, "
+          f"{sum(stats['rejected'].values())} rejected; {samples['train']} train / {samples['val']} val "
+          f"samples of {cfg.seq_len + 1} tokens in {len(manifest.shards)} shards -> {out_dir}")
+
+
+def _fingerprint(resolved: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in resolved.items() if k not in EXECUTION_KEYS and k != "hydra"}
+
+
+def _check_same_run(work_dir: str, resolved: dict[str, Any]) -> None:
+    """Refuse to mix two different configurations in one out_dir (their shards would not fit together)."""
+    path = os.path.join(work_dir, "config.json")
+    current = _fingerprint(resolved)
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            previous = json.load(fh)
+        if previous != current:
+            changed = sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
+            raise UserError(f"out_dir {os.path.dirname(work_dir)} holds a run with a different config "
+                            f"(differs in: {', '.join(changed)}); use another out_dir or delete it")
+        return
+    write_atomic(path, json.dumps(current, indent=1, sort_keys=True).encode("utf-8"))

@@ -1,0 +1,91 @@
+"""One unit of work: raw records -> documents -> stages -> token arrays, ready for ordered packing.
+
+``ChunkProcessor`` is what worker processes run; the main process only packs and writes, in input order,
+so the output does not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import xxhash
+from tokenizers import Tokenizer
+
+from data_prep.accounting import length_bin
+from data_prep.clean import CleanStage
+from data_prep.config import PrepConfig
+from data_prep.document import DocStage, Document, Stats, run_stages
+from data_prep.sources import RawRecord, to_documents
+
+HASH_SPACE = float(2**64)
+
+
+def build_doc_stages(cfg: PrepConfig) -> list[DocStage]:
+    """Cleaning first, then the configured filter stages (data_prep.filters) when that package exists."""
+    stages: list[DocStage] = [CleanStage(cfg.pipeline)]
+    spec = importlib.util.find_spec("data_prep.filters")
+    if spec is not None and spec.origin is not None:  # a regular package, not a half-created folder
+        from data_prep.filters import build_stages
+
+        stages.extend(build_stages(cfg.pipeline))
+    return stages
+
+
+def split_of(doc_id: str, val_fraction: float, seed: int) -> str:
+    """train or val, decided by a hash of the document id: stable across reruns, tasks and machines."""
+    if val_fraction <= 0.0:
+        return "train"
+    return "val" if xxhash.xxh64_intdigest(doc_id.encode("utf-8"), seed=seed) / HASH_SPACE < val_fraction else "train"
+
+
+@dataclass
+class ProcessedDoc:
+    id: str
+    source: str
+    license: str
+    synthetic: bool
+    split: str
+    n_bytes: int
+    chars: int
+    tokens: np.ndarray  # document tokens followed by EOS, in the manifest's token dtype
+
+
+@dataclass
+class ChunkResult:
+    docs: list[ProcessedDoc]
+    stats: Stats
+    lengths_in: Counter = field(default_factory=Counter)
+
+
+class ChunkProcessor:
+    def __init__(self, cfg: PrepConfig, tokenizer_path: str, eos_id: int, dtype: str) -> None:
+        self.cfg = cfg
+        self.stages = build_doc_stages(cfg)
+        self.tokenizer = Tokenizer.from_file(tokenizer_path)
+        self.eos = np.array([eos_id], dtype=dtype)
+        self.dtype = dtype
+
+    def documents(self, records: Iterable[RawRecord], stats: Stats, lengths_in: Counter) -> Iterator[Document]:
+        """Documents that passed every stage; the input length histogram is taken before the stages."""
+        for doc in to_documents(records, self.cfg.source, stats):
+            lengths_in[length_bin(len(doc.text))] += 1
+            yield doc
+        # run_stages is applied by the caller so that rejections are counted in the same Stats
+
+    def __call__(self, records: list[RawRecord]) -> ChunkResult:
+        stats, lengths_in = Stats(), Counter()
+        docs = list(run_stages(self.documents(records, stats, lengths_in), self.stages, stats))
+        encodings = self.tokenizer.encode_batch_fast([d.text for d in docs], add_special_tokens=False)
+        out = []
+        for doc, enc in zip(docs, encodings):
+            tokens = np.concatenate([np.asarray(enc.ids, dtype=self.dtype), self.eos])
+            out.append(ProcessedDoc(
+                id=doc.id, source=doc.source, license=doc.license, synthetic=doc.synthetic,
+                split=split_of(doc.id, self.cfg.val_fraction, self.cfg.seed),
+                n_bytes=len(doc.text.encode("utf-8")), chars=len(doc.text), tokens=tokens,
+            ))
+        return ChunkResult(out, stats, lengths_in)

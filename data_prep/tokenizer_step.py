@@ -1,0 +1,47 @@
+"""The tokenizer every task shares: trained once on the start of the cleaned corpus, or loaded.
+
+Each task may call this (on several machines at once): training is deterministic, the file is written
+atomically, and an existing ``OUT/tokenizer.json`` is reused, so every task packs with the same ids.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+
+from tokenizers import Tokenizer
+
+from data_prep.config import PrepConfig, TokenizerKind
+from data_prep.document import Stats, run_stages
+from data_prep.process import build_doc_stages
+from data_prep.sources import build_source, to_documents
+from data_prep.tokenize import load_tokenizer, save_tokenizer, tokenizer_info, train_bpe
+from openpretrain.errors import UserError
+from openpretrain.manifest import TOKENIZER_NAME, TokenizerInfo
+
+
+def training_texts(cfg: PrepConfig) -> Iterator[str]:
+    """The first ``tokenizer.train_docs`` documents that pass the stages (within ``max_docs``)."""
+    source = build_source(cfg.source)
+    records = source.records(None)
+    if cfg.max_docs is not None:
+        records = itertools.islice(records, cfg.max_docs)
+    docs = run_stages(to_documents(records, cfg.source, Stats()), build_doc_stages(cfg), Stats())
+    for doc in itertools.islice(docs, cfg.tokenizer.train_docs):
+        yield doc.text
+
+
+def prepare_tokenizer(cfg: PrepConfig, out_dir: str) -> tuple[Tokenizer, str, TokenizerInfo]:
+    path = os.path.join(out_dir, TOKENIZER_NAME)
+    if os.path.exists(path):
+        tok = Tokenizer.from_file(path)
+    elif cfg.tokenizer.kind == TokenizerKind.train_bpe:
+        tok = train_bpe(training_texts(cfg), cfg.tokenizer)
+        if tok.get_vocab_size() <= 1:
+            raise UserError("tokenizer: no document passed cleaning, nothing to train the BPE on")
+        path = save_tokenizer(tok, out_dir)
+    else:
+        path = save_tokenizer(load_tokenizer(cfg.tokenizer), out_dir)
+        tok = Tokenizer.from_file(path)
+    return tok, path, tokenizer_info(tok, cfg.tokenizer, path)
