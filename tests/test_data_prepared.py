@@ -27,6 +27,10 @@ def test_batches_hold_the_prepared_tokens(tmp_path, prepared_dir):
         batch = next(data)
     assert batch.inputs.shape == (4, manifest.seq_len) and int(batch.inputs.max()) < info.vocab_size
     assert all(i.startswith(f"{prepared_dir.name}/train/") for i in batch.sample_ids)
+    assert len(batch.doc_starts) == 4 and all(0 <= s < manifest.seq_len for row in batch.doc_starts for s in row)
+    eos_rows, eos_cols = torch.nonzero(batch.inputs == info.eos_id, as_tuple=True)
+    for row, col in zip(eos_rows.tolist(), eos_cols.tolist()):  # a document starts right after each EOS
+        assert col + 1 >= manifest.seq_len or col + 1 in batch.doc_starts[row]
     val = build_val_batches(cfg, 0, 1)
     assert val and all(i.split("/")[1] == "val" for b in val for i in b.sample_ids)
 

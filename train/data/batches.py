@@ -22,6 +22,7 @@ class Batch:
     sample_ids: list[str]
     positions: list[int] = field(default_factory=list)
     skipped: int = 0  # rows masked because their sample was corrupt (data.on_corrupt=skip)
+    doc_starts: list[list[int]] = field(default_factory=list)  # per row: where each document piece begins
 
 
 @dataclass(frozen=True)
@@ -48,14 +49,16 @@ class BatchAssembler:
 
     def assemble(self, plan: list[PlannedSample]) -> Batch:
         rows = np.empty((len(plan), self.seq_len + 1), dtype=np.int64)
-        masked = []
+        masked, doc_starts = [], []
         for i, planned in enumerate(plan):
-            tokens = self.readers[planned.dataset].read(planned.slot, planned.index)
-            if tokens is None:
+            sample = self.readers[planned.dataset].read(planned.slot, planned.index)
+            if sample is None:
                 rows[i] = self.eos_id
                 masked.append(i)
+                doc_starts.append([0])
             else:
-                rows[i] = tokens[: self.seq_len + 1]
+                rows[i] = sample[0][: self.seq_len + 1]
+                doc_starts.append([s for s in sample[1] if s < self.seq_len] or [0])
         table = torch.from_numpy(rows)
         inputs = table[:, :-1].contiguous()
         targets = table[:, 1:].contiguous()
@@ -64,4 +67,4 @@ class BatchAssembler:
         if self.pin:
             inputs, targets = inputs.pin_memory(), targets.pin_memory()
         return Batch(inputs=inputs, targets=targets, sample_ids=[self.sample_id(p) for p in plan],
-                     positions=[p.position for p in plan], skipped=len(masked))
+                     positions=[p.position for p in plan], skipped=len(masked), doc_starts=doc_starts)

@@ -48,8 +48,11 @@ class SampleReader:
         self._sizes: dict[int, int] = {}
         self._warned: set[int] = set()
 
-    def read(self, slot: int, index: int) -> np.ndarray | None:
-        """Tokens (``seq_len + 1`` ids) of sample ``index`` of shard ``slot``; None = corrupt and skipped."""
+    def read(self, slot: int, index: int) -> tuple[np.ndarray, list[int]] | None:
+        """Tokens (``seq_len + 1`` ids) and document starts of sample ``index`` of shard ``slot``.
+
+        None = the sample is corrupt and was skipped (``on_corrupt=skip``).
+        """
         try:
             return self._read(slot, index)
         except CorruptSample as exc:
@@ -65,7 +68,7 @@ class SampleReader:
                 log.warning("skipping corrupt samples in %s (first: sample %d: %s)", path, index, exc)
             return None
 
-    def _read(self, slot: int, index: int) -> np.ndarray:
+    def _read(self, slot: int, index: int) -> tuple[np.ndarray, list[int]]:
         shard = self.shards[slot]
         fd = self._fd(slot)
         start, end = self._byte_range(slot, fd, index)
@@ -79,10 +82,10 @@ class SampleReader:
         if tokens is None or meta is None:
             raise CorruptSample(f"members {key}.{TOKENS_EXT} and {key}.{META_EXT} expected, found {sorted(members)}")
         try:
-            json.loads(meta)
-        except ValueError as exc:
+            doc_starts = [int(x) for x in json.loads(meta).get("doc_starts", [0])]
+        except (ValueError, TypeError, AttributeError) as exc:
             raise CorruptSample(f"unreadable {META_EXT} ({exc})") from None
-        return self._decode(tokens)
+        return self._decode(tokens), doc_starts
 
     def _decode(self, raw: bytes) -> np.ndarray:
         try:
