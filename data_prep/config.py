@@ -9,6 +9,18 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from data_prep.filters.config import (
+    BlocklistConfig,
+    C4Config,
+    DecontamConfig,
+    DedupConfig,
+    FineWebConfig,
+    GopherQualityConfig,
+    GopherRepetitionConfig,
+    LangIdConfig,
+    PiiConfig,
+    validate_filters,
+)
 from openpretrain.errors import require
 
 
@@ -52,6 +64,16 @@ class PipelineConfig:
     normalize: str = "NFC"  # Unicode normal form applied to every text
     min_chars: int = 32  # shorter documents are rejected (clean/too_short)
     max_chars: int = 1_000_000  # longer documents are rejected (clean/too_long)
+    # Filtering stages (data_prep/filters), run in this order after cleaning; all off unless enabled.
+    lang_id: LangIdConfig = field(default_factory=LangIdConfig)
+    blocklist: BlocklistConfig = field(default_factory=BlocklistConfig)
+    gopher_repetition: GopherRepetitionConfig = field(default_factory=GopherRepetitionConfig)
+    gopher_quality: GopherQualityConfig = field(default_factory=GopherQualityConfig)
+    c4: C4Config = field(default_factory=C4Config)
+    fineweb: FineWebConfig = field(default_factory=FineWebConfig)
+    decontam: DecontamConfig = field(default_factory=DecontamConfig)
+    pii: PiiConfig = field(default_factory=PiiConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)  # whole-run exact / near dedup (data_prep/dedup)
 
 
 @dataclass
@@ -106,6 +128,7 @@ def validate(cfg: PrepConfig) -> None:
         "pipeline.normalize",
         f"must be one of NFC, NFKC, NFD, NFKD, none; got {cfg.pipeline.normalize!r}",
     )
+    validate_filters(cfg.pipeline)
     tok = cfg.tokenizer
     require(tok.vocab_size >= 256 + 1, "tokenizer.vocab_size", f"must be >= 257 (256 bytes + EOS), got {tok.vocab_size}")
     if tok.kind == TokenizerKind.file:

@@ -1,0 +1,1 @@
+"""Document filters (quality heuristics, language id, blocklists, PII, decontamination)."""
