@@ -1,0 +1,329 @@
+"""The training loop: data -> DeepSpeed steps -> eval / metrics / checkpoints, resumable at any step boundary.
+
+One step = ``grad_accum_steps`` micro batches per rank, then one optimizer step. After every step the
+ranks all-reduce (mean loss, stop flag) in a single call, so stability decisions and preemption stops
+happen at the same step everywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import time
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from omegaconf import DictConfig, OmegaConf
+
+from openpretrain.errors import ConfigError
+from train import checkpoint as ckpt
+from train.config import TrainConfig
+from train.data import Batch, DataInfo, build_train_data, build_val_batches, data_info
+from train.engine import DistEnv, batch_sizes, build_engine, init_distributed
+from train.metrics import MetricsLog, Throughput, memory_gb, new_run_id, peak_flops_per_device
+from train.model import ModelArgs, Transformer, padded_vocab_size
+from train.preemption import StopRequest
+from train.resume import (
+    ResumePlan,
+    TrainState,
+    apply_client_state,
+    client_states,
+    plan_resume,
+    restore_rng,
+    seed_everything,
+)
+from train.stability import SpikeDetector, StabilityCounters
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.yaml"
+
+
+def build_model(cfg: TrainConfig, info: DataInfo) -> Transformer:
+    m = cfg.model
+    vocab = m.vocab_size or info.vocab_size
+    if vocab < info.vocab_size:
+        raise ConfigError("model.vocab_size", f"{vocab} is smaller than the tokenizer's {info.vocab_size}")
+    if info.seq_len > m.max_seq_len:
+        raise ConfigError("model.max_seq_len", f"{m.max_seq_len} is shorter than the training seq_len {info.seq_len}")
+    args = ModelArgs(
+        dim=m.dim, n_layers=m.n_layers, n_heads=m.n_heads, n_kv_heads=m.n_kv_heads, ffn_dim=m.ffn_dim,
+        vocab_size=padded_vocab_size(vocab, m.pad_vocab_to), max_seq_len=m.max_seq_len, rope_theta=m.rope_theta,
+        norm_eps=m.norm_eps, tie_embeddings=m.tie_embeddings, init_std=m.init_std,
+    )
+    from train.perf import apply_model_options
+
+    return apply_model_options(Transformer(args), cfg.perf)
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, raw: DictConfig, env: DistEnv, info: DataInfo) -> None:
+        self.cfg, self.env, self.info = cfg, env, info
+        self.run_dir = os.path.abspath(cfg.run_dir)
+        self.config = OmegaConf.to_container(raw, resolve=True, enum_to_str=True)
+        self.sizes = batch_sizes(cfg, env.world_size)
+        self.state = TrainState()
+        self.counters = StabilityCounters()
+        self.spikes = SpikeDetector(cfg.stability)
+        self._prepare_run_dir()
+        self.metrics = MetricsLog(self.run_dir, env.is_main)
+        self.stop = StopRequest().install()
+        self.saved_step = -1
+        self._spike_injected = False
+
+    def _prepare_run_dir(self) -> None:
+        if self.env.is_main:
+            os.makedirs(self.run_dir, exist_ok=True)
+            with open(os.path.join(self.run_dir, CONFIG_FILE), "w", encoding="utf-8") as fh:
+                fh.write(OmegaConf.to_yaml(self.config))
+            for path in ckpt.remove_incomplete(self.run_dir):
+                log.warning("removed interrupted checkpoint save %s", path)
+        dist.barrier()
+
+    # -- setup ------------------------------------------------------------------------------------------
+    def setup(self) -> None:
+        cfg, env = self.cfg, self.env
+        plan = plan_resume(cfg, env, self.run_dir)
+        seed_everything(cfg.seed)
+        model = build_model(cfg, self.info)
+        self.model_args = dataclasses.asdict(model.args)
+        self.n_params = sum(p.numel() for p in model.parameters())
+        flops_per_token = _flops_per_token(model, self.info.seq_len)
+        self.engine = build_engine(model, cfg, env, load_universal=plan is not None and plan.universal)
+        self.train_data = build_train_data(cfg, env.rank, env.world_size)
+        self.val_batches = build_val_batches(cfg, env.rank, env.world_size)
+        if plan is not None:
+            self._load(plan, restore_data=True)
+        else:
+            self.state.wandb_run_id = new_run_id()
+        peak = peak_flops_per_device(cfg.peak_flops, env.device)
+        self.throughput = Throughput(flops_per_token, peak * env.world_size if peak else None)
+        self.metrics.start_wandb(cfg.logger, self.run_dir, self.state.wandb_run_id, self.config)
+        self.start_step = self.state.step
+        self.start_skipped = self.engine.skipped_steps
+        if plan is not None:
+            self.metrics.event("resume", self.state.step, f"resumed from {plan.ref.path}"
+                               f"{' (universal, world size ' + str(plan.ref.world_size) + ' -> ' + str(env.world_size) + ')' if plan.universal else ''}",
+                               checkpoint=plan.ref.path, from_world_size=plan.ref.world_size,
+                               world_size=env.world_size, data_position=self._data_position())
+        log.info("model: %.2fM parameters; global batch %d x %d tokens (micro %d x accum %d x %d ranks)",
+                 self.n_params / 1e6, self.sizes.global_, self.info.seq_len, self.sizes.micro, self.sizes.accum,
+                 env.world_size)
+
+    def _load(self, plan: ResumePlan, restore_data: bool) -> None:
+        """Model, optimizer and schedule from the checkpoint; data position and RNG only on resume."""
+        path, client = self.engine.load_checkpoint(plan.load_dir, tag=plan.tag)
+        if path is None:
+            raise RuntimeError(f"DeepSpeed could not load {plan.load_dir}/{plan.tag}")
+        wandb_id = self.state.wandb_run_id
+        apply_client_state(client, self.state)
+        if restore_data:
+            self.train_data.load_state_dict(client["data"])
+            restore_rng(client.get("rng"), self.env, self.cfg.seed, self.state.step)
+        else:
+            self.state.wandb_run_id = wandb_id or self.state.wandb_run_id
+
+    # -- the loop ---------------------------------------------------------------------------------------
+    def train(self) -> None:
+        cfg = self.cfg
+        while self.state.step < cfg.max_steps:
+            loss, stop, step_time = self._train_step()
+            self.state.step += 1
+            step = self.state.step
+            applied = self._account_step(loss, step_time)
+            if applied and self.spikes.is_spike(loss):
+                self._rollback(loss)
+                continue
+            record: dict[str, Any] = {}
+            if step % cfg.log_every == 0 or step == cfg.max_steps or stop:
+                record.update(self._train_metrics(loss))
+            if (step % cfg.eval_every == 0 or step == cfg.max_steps) and self.val_batches:
+                record.update(self.evaluate())
+            if record:
+                self._log(record)
+            if step % cfg.checkpoint_every == 0 or step == cfg.max_steps or stop:
+                self.save()
+            if stop:
+                signame = "SIGTERM/SIGUSR1" if self.stop.signal is None else f"signal {self.stop.signal}"
+                self.metrics.event("preempted", step, f"{signame}: saved {ckpt.tag_for(step)}, exiting")
+                break
+
+    def _train_step(self) -> tuple[float, bool, float]:
+        """One optimizer step on every rank; returns (mean loss over ranks, stop requested, seconds)."""
+        start = time.perf_counter()
+        self.step_lr = self.engine.get_lr()[0]  # the schedule moves on inside the step
+        total = torch.zeros((), device=self.env.device)
+        for _ in range(self.sizes.accum):
+            batch: Batch = next(self.train_data)
+            inputs = batch.inputs.to(self.env.device, non_blocking=True)
+            targets = batch.targets.to(self.env.device, non_blocking=True)
+            loss = self._inject_faults(self.engine(inputs, targets=targets))
+            self.engine.backward(loss)
+            self.engine.step()
+            total += loss.detach().float()
+        synced = torch.stack([total / self.sizes.accum, torch.tensor(float(self.stop.requested), device=total.device)])
+        dist.all_reduce(synced)
+        mean_loss, stop = (synced[0] / self.env.world_size).item(), synced[1].item() > 0
+        return mean_loss, stop, time.perf_counter() - start
+
+    def _inject_faults(self, loss: torch.Tensor) -> torch.Tensor:
+        f, step = self.cfg.faults, self.state.step + 1
+        if not self.env.is_main:
+            return loss
+        if f.nan_at_step == step:
+            return loss * float("nan")
+        if f.spike_at_step == step and not self._spike_injected:
+            self._spike_injected = True
+            return loss * f.spike_scale
+        return loss
+
+    def _account_step(self, loss: float, step_time: float) -> bool:
+        """Count tokens for an applied step, or record a skipped one. Returns whether it was applied."""
+        step = self.state.step
+        skipped_total = self.engine.skipped_steps - self.start_skipped
+        if skipped_total > self.counters.skipped_steps:
+            self.counters.count_skipped(self.cfg.stability, step)
+            self.metrics.event("skipped_step", step, f"non-finite loss/grad norm (loss {loss}): step skipped",
+                               loss=loss, skipped_steps=self.engine.skipped_steps)
+            return False
+        tokens = self.sizes.global_ * self.info.seq_len
+        self.state.tokens_seen += tokens
+        self.throughput.add(tokens, step_time)
+        return True
+
+    def _rollback(self, loss: float) -> None:
+        step, running_mean = self.state.step, self.spikes.running_mean
+        self.counters.spikes += 1
+        ref = ckpt.latest_complete(self.run_dir)
+        if ref is None:
+            self.metrics.event("spike", step, f"loss {loss:.4f} > {self.cfg.stability.spike_factor} x running mean "
+                               f"{running_mean:.4f}, but no checkpoint to roll back to yet", loss=loss)
+            return
+        self.counters.count_rollback(self.cfg.stability, step)
+        tag = ckpt.UNIVERSAL_TAG if ref.world_size != self.env.world_size and ref.zero_stage > 0 else ref.tag
+        self._load(ResumePlan(ref, tag, tag == ckpt.UNIVERSAL_TAG), restore_data=False)
+        self.state.rollbacks += 1
+        self.counters.skipped_batches += step - ref.step
+        self.metrics.event("rollback", self.state.step,
+                           f"loss {loss:.4f} > {self.cfg.stability.spike_factor} x running mean {running_mean:.4f} at "
+                           f"step {step}: rolled back to {ref.tag}, skipping its {step - ref.step} global batches",
+                           spike_step=step, loss=loss, running_mean=running_mean, checkpoint=ref.path,
+                           skipped_batches=step - ref.step, data_position=self._data_position())
+
+    # -- eval, metrics, checkpoints ---------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float | None]:
+        """Mean val loss over the fixed val batches (same on every eval), perplexity, bits per byte."""
+        count = torch.tensor([len(self.val_batches)], device=self.env.device)
+        dist.all_reduce(count, op=dist.ReduceOp.MIN)  # ZeRO-3 needs every rank in every forward
+        self.engine.eval()
+        sums = torch.zeros(2, device=self.env.device)
+        for batch in self.val_batches[: int(count.item())]:
+            targets = batch.targets.to(self.env.device)
+            valid = (targets != -100).sum()
+            loss = self.engine(batch.inputs.to(self.env.device), targets=targets)
+            sums += torch.stack([loss.float() * valid, valid.float()])
+        self.engine.train()
+        dist.all_reduce(sums)
+        val_loss = (sums[0] / sums[1].clamp(min=1)).item()
+        bpt = self.info.bytes_per_token
+        return {
+            "val_loss": val_loss,
+            "val_ppl": math.exp(min(val_loss, 50.0)),
+            "val_bpb": val_loss / math.log(2) / bpt if bpt else None,
+        }
+
+    def _data_position(self) -> int:
+        return int(self.train_data.state_dict()["global_samples"])
+
+    def _train_metrics(self, loss: float) -> dict[str, Any]:
+        grad_norm = self.engine.get_global_grad_norm()
+        return {
+            "loss": loss,
+            "lr": self.step_lr,
+            "grad_norm": float(grad_norm) if grad_norm is not None else None,
+            **self.throughput.report(),
+            "memory_gb": memory_gb(self.env.device),
+            "data_position": self._data_position(),
+            "tokens_seen": self.state.tokens_seen,
+            "skipped_steps": self.engine.skipped_steps,
+            "rollbacks": self.state.rollbacks,
+            **self.train_data.metrics(),
+        }
+
+    def _log(self, record: dict[str, Any]) -> None:
+        record = {"step": self.state.step, **record}
+        self.metrics.log(record)
+        parts = [f"step {record['step']}"]
+        for key, fmt in (("loss", "loss {:.4f}"), ("lr", "lr {:.2e}"), ("grad_norm", "gnorm {:.3f}"),
+                         ("tokens_per_s", "{:,.0f} tok/s"), ("mfu", "mfu {:.1%}"), ("val_loss", "val {:.4f}"),
+                         ("val_bpb", "bpb {:.3f}")):
+            if record.get(key) is not None:
+                parts.append(fmt.format(record[key]))
+        log.info(" | ".join(parts))
+
+    def save(self) -> None:
+        if self.saved_step == self.state.step:
+            return
+        full, json_state = client_states(self.state, self.train_data.state_dict(), self.config, self.model_args,
+                                         self.env, self.engine.skipped_steps)
+        kill = self.cfg.faults.kill_during_save_at_step == self.state.step
+        path = ckpt.save(self.engine, self.run_dir, self.state.step, full, json_state, self.env.is_main,
+                         self.cfg.keep_checkpoints, kill_before_marker=kill)
+        self.saved_step = self.state.step
+        log.info("saved checkpoint %s", path)
+
+    def summary(self) -> None:
+        if not self.env.is_main:
+            return
+        ref = ckpt.latest_complete(self.run_dir)
+        lines = [
+            f"done: step {self.state.step}/{self.cfg.max_steps} ({self.state.step - self.start_step} this run), "
+            f"{self.state.tokens_seen:,} tokens seen, {self.engine.skipped_steps} skipped steps, "
+            f"{self.state.rollbacks} rollbacks",
+            f"checkpoint: {ref.path if ref else 'none'}",
+            f"metrics:    {self.metrics.path}",
+            f"config:     {os.path.join(self.run_dir, CONFIG_FILE)}",
+            f"W&B run:    {self.metrics.wandb.location() if self.metrics.wandb else 'disabled (logger.mode=disabled)'}",
+        ]
+        log.info("\n".join(lines))
+
+    def close(self) -> None:
+        self.stop.uninstall()
+        if hasattr(self, "train_data"):
+            self.train_data.close()
+        self.metrics.close()
+
+
+def _flops_per_token(model: Transformer, seq_len: int) -> float:
+    from train.perf import flops_per_token
+
+    a = model.args
+    return flops_per_token(model.num_params(non_embedding=True), a.n_layers, a.dim, seq_len)
+
+
+def _quiet_deepspeed() -> None:
+    from deepspeed.utils import logger as ds_logger
+
+    ds_logger.setLevel(logging.WARNING)
+
+
+def run_training(cfg: TrainConfig, raw: DictConfig) -> None:
+    """Entry point from ``python -m train`` (one process) or torchrun / srun (every rank)."""
+    info = data_info(cfg)  # bad data paths fail here, before the slow imports and the process group
+    env = init_distributed()
+    _quiet_deepspeed()
+    if not env.is_main:
+        logging.getLogger().setLevel(logging.WARNING)
+    trainer = Trainer(cfg, raw, env, info)
+    try:
+        trainer.setup()
+        trainer.train()
+        trainer.summary()
+    finally:
+        trainer.close()
+    dist.barrier()
+    dist.destroy_process_group()
