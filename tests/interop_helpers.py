@@ -1,0 +1,143 @@
+"""Runs for the export / generate / evaluate tests, made with train's own code (Contract-4 checkpoints).
+
+Two kinds, both real DeepSpeed checkpoints on CPU:
+- ``trained_run``: ``python -m train`` for a few steps with ZeRO-3 (the format as train writes it);
+- ``stage_runs``: one run per ZeRO stage 0-3, made in one subprocess (``python -m tests.interop_helpers``)
+  through train's build_model / build_engine / checkpoint.save, with the engine's own gathered weights
+  saved next to them as ``reference.safetensors`` so consolidation can be checked bit for bit.
+Test modules import the fixtures from here (``from tests.interop_helpers import ...  # noqa: F401``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import traceback
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_module
+
+# Small model; pad_vocab_to=192 pads the 512-token vocabulary to 576 rows, so padding is exercised.
+MODEL_OVERRIDES = ["model.dim=64", "model.n_layers=2", "model.n_heads=4", "model.n_kv_heads=2",
+                   "model.ffn_dim=128", "model.max_seq_len=128", "model.pad_vocab_to=192"]
+TRAIN_OVERRIDES = ["max_steps=2", "checkpoint_every=2", "eval_every=2", "eval_batches=1", "micro_batch_size=4",
+                   "logger.mode=disabled", "data.num_workers=0", "optim.warmup_steps=1", *MODEL_OVERRIDES]
+STAGES = (0, 1, 2, 3)
+PADDED_VOCAB = 576
+FAILED = "FAILED.txt"
+
+
+@pytest.fixture(scope="session")
+def trained_run(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real ``python -m train`` run (ZeRO-3), plus a copy of its checkpoint without the marker (step_3)."""
+    run_dir = tmp_path_factory.mktemp("interop") / "run_zero3"
+    run_module("train", f"data.path={prepared_dir}", f"run_dir={run_dir}", "deepspeed=zero3", *TRAIN_OVERRIDES)
+    make_incomplete_copy(run_dir, "step_2", "step_3")
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def stage_runs(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    """One run dir per ZeRO stage; stage 1 ties the embeddings (the tied export path)."""
+    root = tmp_path_factory.mktemp("stages")
+    run_module("tests.interop_helpers", str(prepared_dir), str(root))
+    return {stage: root / f"zero{stage}" for stage in STAGES}
+
+
+def stage_run(stage_runs: dict[int, Path], stage: int) -> Path:
+    """The run of one stage; fails the calling test with the traceback if making it failed."""
+    run = stage_runs[stage]
+    if (run / FAILED).exists():
+        pytest.fail(f"making the ZeRO-{stage} run with train's engine failed:\n{(run / FAILED).read_text()}")
+    return run
+
+
+def make_incomplete_copy(run_dir: Path, tag: str, new_tag: str) -> Path:
+    """A later checkpoint whose save was interrupted: the files are there, the marker is not."""
+    src = run_dir / "checkpoints" / tag
+    dst = run_dir / "checkpoints" / new_tag
+    shutil.copytree(src, dst)
+    (dst / "COMPLETE").unlink()
+    return dst
+
+
+def _compose(data_dir: str, run_dir: str, stage: int):
+    from hydra import compose, initialize_config_dir
+
+    from openpretrain.cli import CONFIG_PATH
+    from train.config import register
+
+    register()
+    overrides = [f"data.path={data_dir}", f"run_dir={run_dir}", f"deepspeed=zero{stage}", *TRAIN_OVERRIDES,
+                 # A large init spreads the logits, so greedy parity is not decided by float noise.
+                 "model.init_std=0.3", f"model.tie_embeddings={str(stage == 1).lower()}"]
+    with initialize_config_dir(config_dir=CONFIG_PATH, version_base="1.3"):
+        return compose(config_name="train", overrides=overrides)
+
+
+def _gathered_state(engine) -> dict:
+    """The engine's full fp32 weights (ZeRO-3 gathers its partitions)."""
+    import deepspeed
+
+    params = list(engine.module.parameters())
+    with deepspeed.zero.GatheredParameters(params, enabled=engine.zero_optimization_stage() == 3):
+        return {k: v.detach().float().clone() for k, v in engine.module.state_dict().items()}
+
+
+def make_stage_run(data_dir: str, run_dir: str, stage: int, env) -> None:
+    """Two optimizer steps on real batches, then a checkpoint saved exactly as the training loop saves it."""
+    import dataclasses
+
+    from omegaconf import OmegaConf
+    from safetensors.torch import save_file
+
+    from openpretrain.cli import to_object
+    from train import checkpoint as ckpt
+    from train.data import build_train_data, data_info
+    from train.engine import build_engine
+    from train.loop import build_model
+    from train.resume import TrainState, client_states, seed_everything
+
+    raw = _compose(data_dir, run_dir, stage)
+    cfg = to_object(raw)
+    seed_everything(cfg.seed)
+    model = build_model(cfg, data_info(cfg))
+    engine = build_engine(model, cfg, env)
+    state = TrainState(wandb_run_id="test")
+    with build_train_data(cfg, env.rank, env.world_size) as data:
+        for _ in range(2):
+            batch = next(data)
+            engine.backward(engine(batch.inputs, targets=batch.targets))
+            engine.step()
+            state.step += 1
+        data_state = data.state_dict()
+    config = OmegaConf.to_container(raw, resolve=True, enum_to_str=True)
+    full, json_state = client_states(state, data_state, config, dataclasses.asdict(engine.module.args), env,
+                                     engine.skipped_steps)
+    ckpt.save(engine, run_dir, state.step, full, json_state, is_main=True, keep=3)
+    reference = _gathered_state(engine)
+    if cfg.model.tie_embeddings:
+        reference.pop("lm_head.weight")
+    save_file({k: v.contiguous() for k, v in reference.items()}, os.path.join(run_dir, "reference.safetensors"))
+
+
+def main(data_dir: str, out_root: str) -> None:
+    from train.engine import init_distributed
+
+    env = init_distributed()
+    for stage in STAGES:
+        run_dir = os.path.join(out_root, f"zero{stage}")
+        try:
+            make_stage_run(data_dir, run_dir, stage, env)
+        except Exception:  # noqa: BLE001 - one broken stage must not hide the others; its test reports it
+            os.makedirs(run_dir, exist_ok=True)
+            Path(run_dir, FAILED).write_text(traceback.format_exc())
+    print(json.dumps({"stages": list(STAGES)}))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
