@@ -1,0 +1,184 @@
+"""Slurm: render sbatch scripts from the config (templates/), save them with the resolved config, submit."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from launch import torchrun
+from launch.config import ClusterConfig, GpuDirective, LaunchConfig
+from launch.overrides import key_of
+from launch.target import Target
+from openpretrain.errors import ConfigError, UserError
+
+TEMPLATES = Path(__file__).with_name("templates")
+_LINE_BREAK = " \\\n    "
+
+
+@dataclass
+class Script:
+    path: str  # where it is saved (and submitted from)
+    text: str
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                             autoescape=False)
+    env.filters["q"] = shlex.quote
+    return env
+
+
+def _directive_value(value: str) -> str:
+    # sbatch splits #SBATCH lines on whitespace unless the value is quoted
+    return f'"{value}"' if any(ch.isspace() for ch in value) else value
+
+
+def _extra_options(c: ClusterConfig) -> list[str]:
+    options = []
+    for i, line in enumerate(c.extra_sbatch):
+        option = line.strip().removeprefix("#SBATCH").strip()
+        if not option.startswith("-"):
+            raise ConfigError(f"cluster.extra_sbatch[{i}]", f"must be an sbatch option like --reservation=x, got {line!r}")
+        options.append(option)
+    return options
+
+
+def _options(c: ClusterConfig, job_name: str, output: str, resources: list[str], behaviour: list[str]) -> list[str]:
+    """#SBATCH options in reading order: who and where, what it needs, how long, logs, mail, extras."""
+    options = [f"--job-name={_directive_value(job_name)}"]
+    for flag, value in (("partition", c.partition), ("account", c.account), ("qos", c.qos)):
+        if value:
+            options.append(f"--{flag}={_directive_value(value)}")
+    options += resources
+    for flag, value in (("mem", c.mem), ("time", c.time), ("constraint", c.constraint)):
+        if value not in (None, ""):
+            options.append(f"--{flag}={_directive_value(str(value))}")
+    options += behaviour
+    options.append(f"--output={_directive_value(c.output or output)}")
+    if c.error:
+        options.append(f"--error={_directive_value(c.error)}")
+    options.append("--open-mode=append")  # a requeued job appends to its log instead of truncating it
+    if c.mail_user:
+        options.append(f"--mail-user={c.mail_user}")
+    if c.mail_type:
+        options.append(f"--mail-type={c.mail_type}")
+    return options + _extra_options(c)
+
+
+def _train_options(cfg: LaunchConfig, target: Target) -> list[str]:
+    c = cfg.cluster
+    resources = [f"--nodes={c.nodes}", "--ntasks-per-node=1"]
+    if c.gpus_per_node > 0 and c.gpu_directive == GpuDirective.gpus_per_node:
+        resources.append(f"--gpus-per-node={c.gpus_per_node}")
+    elif c.gpus_per_node > 0 and c.gpu_directive == GpuDirective.gres:
+        resources.append(f"--gres=gpu:{c.gpus_per_node}")
+    if c.cpus_per_task:
+        resources.append(f"--cpus-per-task={c.cpus_per_task}")
+    if c.exclusive:
+        resources.append("--exclusive")
+    behaviour = [f"--signal=B:USR1@{c.signal_seconds}",  # only the batch shell; it forwards the signal
+                 "--requeue" if c.requeue else "--no-requeue"]
+    return _options(c, c.job_name, os.path.join(target.launch_dir, "slurm-%j.out"), resources, behaviour)
+
+
+def _node_torchrun(cfg: LaunchConfig, target: Target) -> str:
+    """The torchrun line each node runs; rendezvous values come from the allocation at run time."""
+    t = cfg.launch
+    logs = shlex.quote(torchrun.log_dir(cfg, target)) + '/"job$SLURM_JOB_ID-node$SLURM_NODEID"'
+    flags = [f for f in torchrun.worker_flags(cfg, target, "") if not f.startswith("--log-dir")]
+    if t.redirects or t.tee:
+        flags.append(f"--log-dir={logs}")
+    groups = [
+        shlex.quote(t.torchrun),
+        '--nnodes="$SLURM_JOB_NUM_NODES" --node-rank="$SLURM_NODEID"',
+        '--rdzv-backend=c10d --rdzv-endpoint="$MASTER_ADDR:$RDZV_PORT" --rdzv-id="$SLURM_JOB_ID"',
+        " ".join(flags),
+        shlex.join(torchrun.entry_args(target)),
+    ]
+    return _LINE_BREAK.join(groups)
+
+
+def render_train(cfg: LaunchConfig, target: Target) -> Script:
+    c = cfg.cluster
+    text = _environment().get_template("train.sbatch.j2").render(
+        sbatch_options=_train_options(cfg, target), setup=c.setup, workdir=target.workdir,
+        env=sorted(cfg.launch.env.items()), omp_num_threads=cfg.launch.omp_num_threads,
+        nproc=torchrun.nproc_per_node(cfg), rdzv_port=cfg.launch.rdzv_port,
+        cpus_per_task=c.cpus_per_task, requeue=c.requeue, torchrun=_node_torchrun(cfg, target),
+    )
+    return Script(path=os.path.join(target.launch_dir, "train.sbatch"), text=text)
+
+
+def _prep_command(cfg: LaunchConfig, target: Target, extra: list[str]) -> str:
+    for key in ("task_id", "merge"):
+        if any(key_of(o) == key for o in target.overrides):
+            raise UserError(f"data_prep override {key}=... is set by launch on Slurm (array index / merge job); drop it")
+    return shlex.join([cfg.cluster.python, "-m", target.spec.module, *target.overrides]) + " " + " ".join(extra)
+
+
+def render_prep(cfg: LaunchConfig, target: Target) -> tuple[Script, Script]:
+    """The data_prep job array (one task per array index) and the merge job that writes the manifest."""
+    c, tasks = cfg.cluster, int(target.config.num_tasks)
+    array = f"--array=0-{tasks - 1}" + (f"%{cfg.prep.max_parallel}" if cfg.prep.max_parallel else "")
+    resources = ["--nodes=1", "--ntasks=1"] + ([f"--cpus-per-task={c.cpus_per_task}"] if c.cpus_per_task else [])
+    behaviour = ["--requeue" if c.requeue else "--no-requeue"]  # finished shards are kept: a rerun continues
+    stages = (
+        ("prep", f"{c.job_name}-prep", "prep-%A_%a.out", [array],
+         f"one data_prep task per array index ({tasks} tasks)", ['task_id="$SLURM_ARRAY_TASK_ID"']),
+        ("merge", f"{c.job_name}-merge", "merge-%j.out", [],
+         "after every array task succeeded: merge the task outputs and write the manifest", ["merge=true"]),
+    )
+    scripts = []
+    for name, job_name, log_name, own, comment, extra in stages:
+        options = _options(c, job_name, os.path.join(target.launch_dir, log_name), own + resources, behaviour)
+        text = _environment().get_template("prep.sbatch.j2").render(
+            sbatch_options=options, setup=c.setup, workdir=target.workdir, stage_comment=comment, stage_name=name,
+            command=_prep_command(cfg, target, extra))
+        scripts.append(Script(path=os.path.join(target.launch_dir, f"{name}.sbatch"), text=text))
+    return scripts[0], scripts[1]
+
+
+def sbatch_argv(cfg: LaunchConfig, script: Script, dependency: str | None = None) -> list[str]:
+    extra = [f"--dependency=afterok:{dependency}"] if dependency else []
+    return [cfg.cluster.sbatch, "--parsable", *extra, script.path]
+
+
+def submit(cfg: LaunchConfig, script: Script, workdir: str, dependency: str | None = None) -> str:
+    """sbatch the saved script; return the job id."""
+    argv = sbatch_argv(cfg, script, dependency)
+    try:
+        proc = subprocess.run(argv, cwd=workdir, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise UserError(f"{cfg.cluster.sbatch!r} not found on PATH (cluster.sbatch); is this a Slurm login node?") from None
+    if proc.returncode != 0:
+        raise UserError(f"sbatch failed (exit {proc.returncode}): {' '.join(proc.stderr.split()) or proc.stdout.strip()}")
+    job_id = proc.stdout.strip().split(";")[0]
+    if not job_id.isdigit():
+        raise UserError(f"sbatch printed no job id: {proc.stdout.strip()!r}")
+    return job_id
+
+
+def save(scripts: list[Script], configs: dict[str, str], launch_dir: str) -> None:
+    """Write the scripts and the resolved configs side by side (the Slurm log files land there too)."""
+    os.makedirs(launch_dir, exist_ok=True)
+    for script in scripts:
+        Path(script.path).write_text(script.text)
+        os.chmod(script.path, 0o755)
+    for name, text in configs.items():
+        Path(launch_dir, name).write_text(text)
+
+
+def print_dry_run(scripts: list[Script], commands: list[str]) -> None:
+    for script in scripts:
+        print(f"# ---- {script.path} ----")
+        sys.stdout.write(script.text)
+    print("# ---- submit ----")
+    for command in commands:
+        print(command)
