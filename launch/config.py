@@ -65,7 +65,7 @@ class ClusterConfig:
     constraint: str | None = None
     exclusive: bool = True
     mail_user: str | None = None
-    mail_type: str | None = None  # e.g. END,FAIL
+    mail_type: list[str] = field(default_factory=list)  # e.g. [END,FAIL]
     job_name: str = "openpretrain"
     output: str | None = None  # None = <run_dir>/launch/slurm-%j.out (prep: <out_dir>/launch/...)
     error: str | None = None  # None = stderr goes into the output file
@@ -158,8 +158,8 @@ def _validate_slurm(c: ClusterConfig, t: TorchrunConfig) -> None:
             f"must be in [1, {_SIGNAL_MAX_SECONDS}], got {c.signal_seconds}")
     require(c.signal_seconds < limit, "cluster.signal_seconds",
             f"{c.signal_seconds}s leaves no time to train within cluster.time={c.time}")
-    if c.mail_type is not None:
-        unknown = {part.strip().upper() for part in c.mail_type.split(",")} - MAIL_TYPES
+    if c.mail_type:
+        unknown = {kind.strip().upper() for kind in c.mail_type} - MAIL_TYPES
         require(not unknown, "cluster.mail_type",
                 f"unknown {sorted(unknown)}; allowed: {', '.join(sorted(MAIL_TYPES))}")
     # On Slurm the allocation fixes the node count, ranks and rendezvous host; a local value would be ignored.

@@ -68,7 +68,7 @@ def _options(c: ClusterConfig, job_name: str, output: str, resources: list[str],
     if c.mail_user:
         options.append(f"--mail-user={c.mail_user}")
     if c.mail_type:
-        options.append(f"--mail-type={c.mail_type}")
+        options.append(f"--mail-type={','.join(kind.strip().upper() for kind in c.mail_type)}")
     return options + _extra_options(c)
 
 
@@ -90,13 +90,12 @@ def _train_options(cfg: LaunchConfig, target: Target) -> list[str]:
 
 def _node_torchrun(cfg: LaunchConfig, target: Target) -> str:
     """The torchrun line each node runs; rendezvous values come from the allocation at run time."""
-    t = cfg.launch
     logs = shlex.quote(torchrun.log_dir(cfg, target)) + '/"job$SLURM_JOB_ID-node$SLURM_NODEID"'
-    flags = [f for f in torchrun.worker_flags(cfg, target, "") if not f.startswith("--log-dir")]
-    if t.redirects or t.tee:
-        flags.append(f"--log-dir={logs}")
+    flags = torchrun.process_flags(cfg)
+    if torchrun.wants_rank_logs(cfg):  # per node and job: ranks restart at 0 on every node
+        flags += [f"--log-dir={logs}", *torchrun.stream_flags(cfg)]
     groups = [
-        shlex.quote(t.torchrun),
+        shlex.quote(cfg.launch.torchrun),
         '--nnodes="$SLURM_JOB_NUM_NODES" --node-rank="$SLURM_NODEID"',
         '--rdzv-backend=c10d --rdzv-endpoint="$MASTER_ADDR:$RDZV_PORT" --rdzv-id="$SLURM_JOB_ID"',
         " ".join(flags),

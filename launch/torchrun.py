@@ -41,17 +41,23 @@ def log_dir(cfg: LaunchConfig, target: Target) -> str:
     return cfg.launch.log_dir or os.path.join(target.output_dir, "logs")
 
 
-def worker_flags(cfg: LaunchConfig, target: Target, logs: str) -> list[str]:
-    """torchrun flags shared by every launcher: processes, restarts, per-rank log files."""
+def process_flags(cfg: LaunchConfig) -> list[str]:
+    return [f"--nproc-per-node={nproc_per_node(cfg)}", f"--max-restarts={cfg.launch.max_restarts}"]
+
+
+def wants_rank_logs(cfg: LaunchConfig) -> bool:
+    return bool(cfg.launch.redirects or cfg.launch.tee)
+
+
+def stream_flags(cfg: LaunchConfig) -> list[str]:
+    """Which streams of every rank go to its own log file (and also to the console)."""
     t = cfg.launch
-    flags = [f"--nproc-per-node={nproc_per_node(cfg)}", f"--max-restarts={t.max_restarts}"]
-    if t.redirects or t.tee:
-        flags.append(f"--log-dir={logs}")
-    if t.redirects:
-        flags.append(f"--redirects={t.redirects}")
-    if t.tee:
-        flags.append(f"--tee={t.tee}")
-    return flags
+    return ([f"--redirects={t.redirects}"] if t.redirects else []) + ([f"--tee={t.tee}"] if t.tee else [])
+
+
+def worker_flags(cfg: LaunchConfig, logs: str) -> list[str]:
+    """torchrun flags for the workers: processes, restarts, per-rank log files under ``logs``."""
+    return [*process_flags(cfg), *([f"--log-dir={logs}"] if wants_rank_logs(cfg) else []), *stream_flags(cfg)]
 
 
 def entry_args(target: Target) -> list[str]:
@@ -108,7 +114,7 @@ def local_command(cfg: LaunchConfig, target: Target) -> Command:
     if target.kind == JobKind.prep:  # data_prep runs its own process pool (num_tasks, num_workers)
         return Command(argv=[sys.executable, *entry_args(target)])
     nproc = nproc_per_node(cfg)
-    argv = [cfg.launch.torchrun, *_rendezvous(cfg), *worker_flags(cfg, target, log_dir(cfg, target)),
+    argv = [cfg.launch.torchrun, *_rendezvous(cfg), *worker_flags(cfg, log_dir(cfg, target)),
             *entry_args(target)]
     return Command(argv=argv, env=local_env(cfg, nproc))
 

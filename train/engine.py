@@ -229,4 +229,6 @@ def build_engine(model: torch.nn.Module, cfg: TrainConfig, env: DistEnv, load_un
         model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config, dist_init_required=False
     )
     log.debug("DeepSpeed config: %s", ds_config)
+    if cfg.compile:
+        engine.compile()  # torch.compile of the module's forward, which includes the loss (train/perf.py)
     return engine

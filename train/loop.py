@@ -299,10 +299,10 @@ class Trainer:
 
 
 def _flops_per_token(model: Transformer, seq_len: int) -> float:
-    from train.perf import flops_per_token
+    from train.perf import model_flops_per_token
 
-    a = model.args
-    return flops_per_token(model.num_params(non_embedding=True), a.n_layers, a.dim, seq_len)
+    # Counts the lm_head matmul, as issue 6's reference MFU numbers do (see model_flops_per_token).
+    return model_flops_per_token(model, seq_len)
 
 
 def _quiet_deepspeed() -> None:
