@@ -11,6 +11,7 @@ FAKE_SLURM_DIR=state_dir. Every call is recorded in ``state_dir/calls.jsonl``.
 - ``srun`` starts one process per task, each in its own process group (like slurmstepd) with
   SLURM_NODEID / SLURM_PROCID, and forwards SIGUSR1/SIGTERM/SIGINT to those process groups.
 - ``scontrol show hostnames [LIST]`` and ``scontrol requeue ID``.
+FAKE_SBATCH_HOLD=1 only records submissions; FAKE_SBATCH_FAIL=msg makes sbatch fail like a rejected job.
 """
 
 from __future__ import annotations
@@ -35,6 +36,22 @@ def install(bin_dir: Path, state_dir: Path) -> None:
         path = bin_dir / tool
         path.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(__file__)} {tool} \"$@\"\n")
         path.chmod(0o755)
+
+
+def environment(bin_dir: Path, state_dir: Path, **extra: str) -> dict[str, str]:
+    """Variables that put the fake tools first on PATH (pass to the launch subprocess)."""
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_SLURM_DIR": str(state_dir), **extra}
+
+
+def wait_done(state_dir: Path, job_id: str, timeout: float) -> int:
+    """The final exit status of a job (after its requeues), waiting up to ``timeout`` seconds."""
+    done = state_dir / "jobs" / job_id / "done"
+    deadline = time.monotonic() + timeout
+    while not done.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"fake Slurm job {job_id} not done after {timeout}s")
+        time.sleep(0.2)
+    return int(done.read_text())
 
 
 def calls(state_dir: Path) -> list[dict]:
@@ -69,23 +86,20 @@ def _next_job_id() -> str:
 
 def sbatch(args: list[str]) -> int:
     _record("sbatch", args)
+    if os.environ.get("FAKE_SBATCH_FAIL"):
+        print(f"sbatch: error: Batch job submission failed: {os.environ['FAKE_SBATCH_FAIL']}", file=sys.stderr)
+        return 1
     script = Path(args[-1]).resolve()
     dependency = next((a.split(":", 1)[1] for a in args if a.startswith("--dependency=afterok:")), None)
     job_id = _next_job_id()
     job_dir = _state() / "jobs" / job_id
     job_dir.mkdir(parents=True)
     (job_dir / "job.json").write_text(json.dumps({"script": str(script), "cwd": os.getcwd(), "dependency": dependency}))
-    subprocess.Popen([sys.executable, __file__, "_run", job_id], start_new_session=True,
-                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not os.environ.get("FAKE_SBATCH_HOLD"):  # held jobs are only recorded (sbatch --hold)
+        subprocess.Popen([sys.executable, __file__, "_run", job_id], start_new_session=True,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     print(job_id if "--parsable" in args else f"Submitted batch job {job_id}", flush=True)
     return 0
-
-
-def _wait_done(job_id: str) -> int:
-    done = _state() / "jobs" / job_id / "done"
-    while not done.exists():
-        time.sleep(0.1)
-    return int(done.read_text())
 
 
 def _allocation_env(job_id: str, opts: dict[str, str], restarts: int, array_index: int | None) -> dict[str, str]:
@@ -121,7 +135,7 @@ def run_job(job_id: str) -> None:
     os.chdir(job["cwd"])
     script = Path(job["script"])
     opts = _directives(script)
-    if job["dependency"] and _wait_done(job["dependency"]) != 0:
+    if job["dependency"] and wait_done(_state(), job["dependency"], timeout=3600) != 0:
         (job_dir / "done").write_text("1")  # DependencyNeverSatisfied
         return
     status, restarts = 0, 0
