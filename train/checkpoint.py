@@ -15,6 +15,8 @@ start. Readers outside training (export, generate, evaluate) use ``latest_comple
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
@@ -207,9 +209,12 @@ def ensure_universal(ref: CheckpointRef, workers: int) -> str:
     tmp = f"{out}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     log.info("converting %s to a universal checkpoint (world size %d -> new)", ref.path, ref.world_size)
-    ds_to_universal(Namespace(
-        input_folder=ref.path, output_folder=tmp, num_extract_workers=workers, num_merge_workers=max(1, workers // 2),
-        keep_temp_folder=False, strict=True, inject_missing_state=False,
-    ))
+    # The converter prints its progress to stdout; keep it out of the training log unless debugging.
+    with contextlib.redirect_stdout(io.StringIO()) as captured:
+        ds_to_universal(Namespace(
+            input_folder=ref.path, output_folder=tmp, num_extract_workers=workers,
+            num_merge_workers=max(1, workers // 2), keep_temp_folder=False, strict=True, inject_missing_state=False,
+        ))
+    log.debug("ds_to_universal output:\n%s", captured.getvalue())
     os.replace(tmp, out)
     return UNIVERSAL_TAG

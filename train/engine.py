@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import socket
+import types
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,14 +200,15 @@ def guard_nonfinite_steps(optimizer: torch.optim.Optimizer, grad_clip: float) ->
     max_norm = grad_clip if grad_clip > 0 else math.inf
     optimizer.overflow = False
 
-    def step(closure: Any = None) -> Any:
-        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    def step(self: torch.optim.Optimizer, closure: Any = None) -> Any:
+        params = [p for group in self.param_groups for p in group["params"] if p.grad is not None]
         norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
-        optimizer._global_grad_norm = norm
-        optimizer.overflow = not bool(torch.isfinite(norm))
-        return None if optimizer.overflow else inner_step(closure)
+        self._global_grad_norm = norm
+        self.overflow = not bool(torch.isfinite(norm))
+        return None if self.overflow else inner_step(closure)
 
-    optimizer.step = step
+    # A bound method, as LambdaLR (which wraps optimizer.step to count calls) expects.
+    optimizer.step = types.MethodType(step, optimizer)
 
 
 def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, device_type: str) -> torch.optim.Optimizer:

@@ -138,7 +138,8 @@ class Trainer:
                 self._rollback(loss)
                 continue
             record: dict[str, Any] = {}
-            if step % cfg.log_every == 0 or step == cfg.max_steps or stop:
+            # The first step of every run is logged too: it shows where a resume picked up.
+            if step % cfg.log_every == 0 or step in (cfg.max_steps, self.start_step + 1) or stop:
                 record.update(self._train_metrics(loss))
             if (step % cfg.eval_every == 0 or step == cfg.max_steps) and self.val_batches:
                 record.update(self.evaluate())
@@ -209,7 +210,7 @@ class Trainer:
         self.counters.skipped_batches += step - ref.step
         self.metrics.event("rollback", self.state.step,
                            f"loss {loss:.4f} > {self.cfg.stability.spike_factor} x running mean {running_mean:.4f} at "
-                           f"step {step}: rolled back to {ref.tag}, skipping its {step - ref.step} global batches",
+                           f"step {step}: rolled back to {ref.tag}; the {step - ref.step} global batches since are skipped",
                            spike_step=step, loss=loss, running_mean=running_mean, checkpoint=ref.path,
                            skipped_batches=step - ref.step, data_position=self._data_position())
 
