@@ -37,10 +37,11 @@ from openpretrain.cli import CONFIG_PATH, to_object  # noqa: E402
 from train.config import TrainConfig, register, validate  # noqa: E402
 
 # Defaults for a GPU run and for --cpu-smoke; any flag given on the command line wins over both.
-DEFAULTS = {"model": "llama_1b", "vocab_size": 32000, "seq_len": 2048, "micro_batch": 8, "accum": 1, "steps": 20,
+DEFAULTS = {"model": "llama_1b", "deepspeed": "zero2", "vocab_size": 32000, "seq_len": 2048, "micro_batch": 8, "accum": 1, "steps": 20,
             "warmup": 5}
-SMOKE = {"model": "tiny", "vocab_size": 512, "seq_len": 64, "micro_batch": 4, "accum": 1, "steps": 4, "warmup": 2}
+SMOKE = {"model": "tiny", "deepspeed": "zero2", "vocab_size": 512, "seq_len": 64, "micro_batch": 4, "accum": 1, "steps": 4, "warmup": 2}
 SYNTHETIC_POOL = 4  # distinct synthetic batches, cycled (no per-step host work beyond the copy)
+EXPERIMENT_KEYS = {"model", "deepspeed", "micro_batch", "accum", "seq_len"}  # an --experiment may set these
 BASELINE_OPTIMIZER = "AdamW"  # what HF + DeepSpeed users put in ds_config (FusedAdam on CUDA)
 
 
@@ -53,14 +54,17 @@ class Result:
     mfu: float | None
     peak_memory_gb: float
     memory_kind: str
+    host_rss_gb: float  # process peak so far (the 7B offload budget is host RAM)
     final_loss: float
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cpu-smoke", action="store_true", help="tiny model on CPU, both paths, < 1 minute")
+    p.add_argument("--experiment", help="conf/experiment/<name>.yaml: its model, ZeRO, batch and perf settings "
+                   "(flags given explicitly still win)")
     p.add_argument("--model", help="conf/model/<name>.yaml (default llama_1b)")
-    p.add_argument("--deepspeed", default="zero2", help="conf/deepspeed/<name>.yaml for our side")
+    p.add_argument("--deepspeed", help="conf/deepspeed/<name>.yaml for our side (default zero2)")
     p.add_argument("--micro-batch", type=int, help="default 8")
     p.add_argument("--baseline-micro-batch", type=int, default=None, help="default: --micro-batch")
     p.add_argument("--accum", type=int, help="grad_accum_steps, both sides (default 1)")
@@ -78,8 +82,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("overrides", nargs="*", help="Hydra overrides for our side, e.g. perf.loss_chunk_size=0")
     args = p.parse_args(argv)
     for key, value in (SMOKE if args.cpu_smoke else DEFAULTS).items():
-        if getattr(args, key) is None:
+        if getattr(args, key) is None and not (args.experiment and key in EXPERIMENT_KEYS):
             setattr(args, key, value)
+    if args.experiment:  # the shape the experiment composes to fills the flags left unset
+        cfg = compose_config(args, args.micro_batch)
+        args.model, args.deepspeed = args.model or cfg.model.name, args.deepspeed or cfg.deepspeed.name
+        args.micro_batch, args.accum = args.micro_batch or cfg.micro_batch_size, args.accum or cfg.grad_accum_steps
+        args.seq_len = args.seq_len or cfg.seq_len or DEFAULTS["seq_len"]
     args.baseline_micro_batch = args.baseline_micro_batch or args.micro_batch
     return args
 
@@ -88,10 +97,12 @@ def compose_config(args: argparse.Namespace, micro_batch: int) -> TrainConfig:
     from hydra import compose, initialize_config_dir
 
     register()
+    chosen = {"model": args.model, "deepspeed": args.deepspeed, "micro_batch_size": micro_batch,
+              "grad_accum_steps": args.accum, "seq_len": args.seq_len}
     overrides = [
-        f"model={args.model}", f"deepspeed={args.deepspeed}", f"micro_batch_size={micro_batch}",
-        f"grad_accum_steps={args.accum}", f"seq_len={args.seq_len}", "run_dir=bench_run",
-        "logger.mode=disabled", f"data.path={args.data or 'synthetic'}", *args.overrides,
+        *([f"+experiment={args.experiment}"] if args.experiment else []),
+        *(f"{key}={value}" for key, value in chosen.items() if value is not None),
+        "run_dir=bench_run", "logger.mode=disabled", f"data.path={args.data or 'synthetic'}", *args.overrides,
     ]
     with initialize_config_dir(config_dir=CONFIG_PATH, version_base="1.3"):
         cfg: TrainConfig = to_object(compose("train", overrides=overrides))
@@ -141,11 +152,15 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _host_peak_rss_gb() -> float:
+    # Process-wide and never reset: the second path's number includes the first's.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
 def _peak_memory(device: torch.device) -> tuple[float, str]:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**30, "GPU allocated"
-    # Process-wide and never reset: on CPU the second path's number includes the first's.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "host RSS (process)"
+    return _host_peak_rss_gb(), "host RSS (process)"
 
 
 def timed_steps(step: Callable[[], torch.Tensor], env, warmup: int, steps: int) -> tuple[float, float]:  # noqa: ANN001
@@ -192,7 +207,7 @@ def measure(name: str, engine, batches, env, args, micro: int, flops_per_token: 
     tokens_per_s = tokens / seconds
     memory, kind = _peak_memory(env.device)
     mfu = tokens_per_s * flops_per_token / (peak * env.world_size) if peak else None
-    return Result(name, micro, tokens_per_s, seconds / args.steps, mfu, memory, kind, loss)
+    return Result(name, micro, tokens_per_s, seconds / args.steps, mfu, memory, kind, _host_peak_rss_gb(), loss)
 
 
 # -- the two paths ---------------------------------------------------------------------------------------
@@ -289,12 +304,13 @@ def report(results: list[Result], args: argparse.Namespace, env) -> str:  # noqa
     head = (f"shape: model={args.model} seq={args.seq_len} accum={args.accum} world={env.world_size} "
             f"device={torch.cuda.get_device_name(env.device) if env.device.type == 'cuda' else 'cpu'} "
             f"tokens={'shards ' + args.data if args.data else 'synthetic'}")
-    lines = [head, f"{'run':44} {'micro':>5} {'tokens/s':>12} {'MFU':>7} {'step s':>8} {'peak GB':>8}  loss"]
+    lines = [head, f"{'run':44} {'micro':>5} {'tokens/s':>12} {'MFU':>7} {'step s':>8} {'peak GB':>8} "
+                   f"{'host GB':>8}  loss"]
     for r in results:
         mfu = f"{r.mfu:.1%}" if r.mfu is not None else "n/a"
         lines.append(f"{r.name:44} {r.micro_batch:>5} {r.tokens_per_s:>12,.0f} {mfu:>7} {r.step_time_s:>8.3f} "
-                     f"{r.peak_memory_gb:>8.2f}  {r.final_loss:.4f}")
-    lines.append(f"peak memory = {results[0].memory_kind}")
+                     f"{r.peak_memory_gb:>8.2f} {r.host_rss_gb:>8.2f}  {r.final_loss:.4f}")
+    lines.append(f"peak GB = {results[0].memory_kind}; host GB = process peak RSS so far")
     if len(results) == 2:
         lines.append(f"ours / baseline tokens/s: {results[0].tokens_per_s / results[1].tokens_per_s:.2f}x")
     return "\n".join(lines)
