@@ -1,0 +1,115 @@
+"""Launch for real on one machine: two "nodes" rendezvous and train (CPU, gloo), preemption and requeue.
+
+Slurm is the fake of tests/launch_fake_slurm.py: sbatch runs the rendered script as a 2-node allocation
+on localhost, srun starts one torchrun per "node", scontrol records the requeue and the job runs again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import launch_fake_slurm as fake
+from tests.conftest import REPO_ROOT, run_module
+
+pytestmark = pytest.mark.integration
+
+MICRO = 2
+TINY = ["model=tiny", f"micro_batch_size={MICRO}", "logger.mode=offline", "log_every=1", "eval_every=1000",
+        "eval_batches=1", "checkpoint_every=1000"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _metrics(run_dir: Path) -> list[dict]:
+    path = run_dir / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _steps(records: list[dict]) -> list[int]:
+    return [r["step"] for r in records if "loss" in r and "event" not in r]
+
+
+def _wait_for_step(run_dir: Path, step: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(s >= step for s in _steps(_metrics(run_dir))):
+        assert time.monotonic() < deadline, f"training did not reach step {step} in {timeout}s"
+        time.sleep(0.1)
+
+
+def test_slurm_two_nodes_preempted_requeued_and_resumed(tmp_path: Path, prepared_dir: Path) -> None:
+    state, run_dir, max_steps = tmp_path / "slurm", tmp_path / "run", 30
+    fake.install(tmp_path / "bin", state)
+    env = fake.environment(tmp_path / "bin", state)
+    job_id = run_module(
+        "launch", "cluster=slurm", "cluster.nodes=2", "cluster.gpus_per_node=0", "cluster.cpus_per_task=1",
+        f"launch.rdzv_port={_free_port()}", "--", f"data.path={prepared_dir}", f"run_dir={run_dir}",
+        f"max_steps={max_steps}", *TINY, env=env).stdout.strip()
+    batch_pid = None
+    try:
+        _wait_for_step(run_dir, 2, timeout=120)
+        batch_pid = int((state / "jobs" / job_id / "pid").read_text())
+        os.kill(batch_pid, signal.SIGUSR1)  # what Slurm's --signal=B:USR1@... does before the time limit
+        assert fake.wait_done(state, job_id, timeout=180) == 0
+    finally:
+        if not (state / "jobs" / job_id / "done").exists() and batch_pid:
+            os.kill(batch_pid, signal.SIGTERM)
+
+    tools = [(c["tool"], c["args"]) for c in fake.calls(state)]
+    assert tools[0] == ("sbatch", ["--parsable", str(run_dir / "launch" / "train.sbatch")])
+    assert [args for tool, args in tools if tool == "scontrol" and args[0] == "requeue"] == [["requeue", job_id]]
+    assert [args[0] for tool, args in tools if tool == "srun"] == ["--nodes=2", "--nodes=2"]  # two allocations
+
+    records = _metrics(run_dir)
+    [preempted] = [r for r in records if r.get("event") == "preempted"]
+    [resumed] = [r for r in records if r.get("event") == "resume"]
+    stop = preempted["step"]
+    assert 2 <= stop < max_steps
+    assert resumed["step"] == stop and resumed["world_size"] == 2 and resumed["checkpoint"].endswith(f"step_{stop}")
+    steps = _steps(records)
+    assert steps == list(range(1, max_steps + 1)), "each step trained exactly once across the two allocations"
+    last = [r for r in records if r.get("step") == max_steps and "data_position" in r][-1]
+    assert last["data_position"] == max_steps * MICRO * 2  # two ranks (one per node), nothing replayed
+    assert (run_dir / "checkpoints" / f"step_{stop}").is_dir()
+    assert sorted(p.name for p in (run_dir / "logs").iterdir()) == [f"job{job_id}-node0", f"job{job_id}-node1"]
+    log = (run_dir / "launch" / f"slurm-{job_id}.out").read_text()
+    assert "requeueing job" in log and "(restart 1)" in log
+
+
+def test_bare_torchrun_on_two_nodes(tmp_path: Path, prepared_dir: Path) -> None:
+    """The README's multi-node recipe without Slurm: the same command on each node, its own node rank."""
+    run_dir, endpoint = tmp_path / "run", f"127.0.0.1:{_free_port()}"
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "launch", "launch.nnodes=2", f"launch.node_rank={rank}",
+         f"launch.rdzv_endpoint={endpoint}", "launch.tee=0", "--", f"data.path={prepared_dir}",
+         f"run_dir={run_dir}", "max_steps=3", *TINY],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for rank in (0, 1)]
+    outputs = [proc.communicate(timeout=180)[0] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outputs
+    last = _metrics(run_dir)[-1]
+    assert last["step"] == 3 and last["data_position"] == 3 * MICRO * 2
+
+
+def test_data_prep_array_and_merge_on_slurm(tmp_path: Path) -> None:
+    state, out = tmp_path / "slurm", tmp_path / "data"
+    fake.install(tmp_path / "bin", state)
+    ids = run_module("launch", "job=prep", "cluster=slurm", "--", f"out_dir={out}", "num_tasks=2", "max_docs=80",
+                     "seq_len=64", "tokenizer.vocab_size=300", "samples_per_shard=64", "progress=false",
+                     env=fake.environment(tmp_path / "bin", state)).stdout.split()
+    assert fake.wait_done(state, ids[1], timeout=120) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["shards"] and (out / "tokenizer.json").exists()
+    for task in (0, 1):
+        assert f"task {task}/2 done" in (out / "launch" / f"prep-{ids[0]}_{task}.out").read_text()
