@@ -107,7 +107,11 @@ def compose_config(args: argparse.Namespace, micro_batch: int) -> TrainConfig:
     with initialize_config_dir(config_dir=CONFIG_PATH, version_base="1.3"):
         cfg: TrainConfig = to_object(compose("train", overrides=overrides))
     validate(cfg)
-    if args.cpu_smoke or cfg.model.vocab_size is None:
+    if args.data:  # real shards: the tokenizer decides (build_model refuses a smaller model vocabulary)
+        from train.data import data_info
+
+        cfg.model.vocab_size = cfg.model.vocab_size or data_info(cfg).vocab_size
+    elif args.cpu_smoke or cfg.model.vocab_size is None:
         cfg.model.vocab_size = args.vocab_size
     return cfg
 
