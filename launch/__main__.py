@@ -11,32 +11,18 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from launch.config import LaunchConfig, register, validate
+from launch.app import in_sweep, run_launch
+from launch.config import JobKind, LaunchConfig, register, validate
 from launch.overrides import expand, is_multirun, job_from_launch_args, launch_override, split_argv
+from launch.target import compose_target
 from openpretrain.cli import CONFIG_PATH, report_user_errors, to_object
 from openpretrain.errors import UserError
 
 register()
 
 
-@report_user_errors
-def _hydra_argv(argv: list[str]) -> list[str]:
-    """Launch's own arguments plus one ``overrides=...`` argument carrying the job overrides."""
-    launch_args, job_overrides = split_argv(argv)
-    if job_overrides is None:
-        return launch_args
-    multirun = is_multirun(launch_args)
-    combinations = expand(job_overrides, multirun)
-    if len(combinations) > 1:
-        _check_sweep(launch_args, combinations)
-    return [*launch_args, launch_override(combinations)]
-
-
 def _check_sweep(launch_args: list[str], combinations: list[list[str]]) -> None:
     """Every job of a sweep must be valid before the first one is started or submitted."""
-    from launch.config import JobKind
-    from launch.target import compose_target
-
     try:
         kind = JobKind(job_from_launch_args(launch_args))
     except ValueError:
@@ -45,17 +31,25 @@ def _check_sweep(launch_args: list[str], combinations: list[list[str]]) -> None:
         compose_target(kind, combo, workdir=".", check_paths=False)
 
 
+@report_user_errors
+def _hydra_argv(argv: list[str]) -> list[str]:
+    """Launch's own arguments plus one ``overrides=...`` argument carrying the job overrides."""
+    launch_args, job_overrides = split_argv(argv)
+    if job_overrides is None:
+        return launch_args
+    combinations = expand(job_overrides, is_multirun(launch_args))
+    if len(combinations) > 1:
+        _check_sweep(launch_args, combinations)
+    return [*launch_args, launch_override(combinations)]
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="launch")
 @report_user_errors
 def _launch(cfg: DictConfig) -> None:
     launch_cfg: LaunchConfig = to_object(cfg)
     validate(launch_cfg)
-    from launch.app import run_launch
-
     status = run_launch(launch_cfg, cfg)
     if status != 0:
-        from launch.app import in_sweep
-
         if in_sweep():  # stop the sweep with a clear line rather than a traceback
             raise UserError(f"job exited with status {status}")
         sys.exit(status)
