@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import math
 import os
+import signal
 import time
 from typing import Any
 
@@ -148,8 +149,9 @@ class Trainer:
             if step % cfg.checkpoint_every == 0 or step == cfg.max_steps or stop:
                 self.save()
             if stop:
-                signame = "SIGTERM/SIGUSR1" if self.stop.signal is None else f"signal {self.stop.signal}"
-                self.metrics.event("preempted", step, f"{signame}: saved {ckpt.tag_for(step)}, exiting")
+                # Only the ranks that got the signal know which one it was; rank 0 may have learnt it via the flag.
+                signame = signal.Signals(self.stop.signal).name if self.stop.requested else "stop signal on another rank"
+                self.metrics.event("preempted", step, f"{signame}: saved {ckpt.tag_for(step)}, exiting cleanly")
                 break
 
     def _train_step(self) -> tuple[float, bool, float]:
