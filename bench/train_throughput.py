@@ -304,10 +304,27 @@ def _release(engine) -> None:  # noqa: ANN001
 # -- report ----------------------------------------------------------------------------------------------
 
 
-def report(results: list[Result], args: argparse.Namespace, env) -> str:  # noqa: ANN001
+def sdpa_choice(cfg: TrainConfig, seq_len: int, device: torch.device) -> str:
+    """The SDPA kernel PyTorch picks for our training attention shape (private API: best effort)."""
+    m = cfg.model
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    head_dim = m.dim // m.n_heads
+    q = torch.zeros(1, m.n_heads, seq_len, head_dim, device=device, dtype=dtype)
+    kv = torch.zeros(1, m.n_kv_heads, seq_len, head_dim, device=device, dtype=dtype)
+    try:
+        from torch.nn.attention import SDPBackend
+
+        choice = torch._fused_sdp_choice(q, kv, kv, is_causal=True, enable_gqa=m.n_kv_heads != m.n_heads)
+        return SDPBackend(choice).name
+    except Exception as exc:  # noqa: BLE001 - diagnostics only
+        return f"unknown ({type(exc).__name__})"
+
+
+
+def report(results: list[Result], args: argparse.Namespace, env, sdpa: str) -> str:  # noqa: ANN001
     head = (f"shape: model={args.model} seq={args.seq_len} accum={args.accum} world={env.world_size} "
             f"device={torch.cuda.get_device_name(env.device) if env.device.type == 'cuda' else 'cpu'} "
-            f"tokens={'shards ' + args.data if args.data else 'synthetic'}")
+            f"tokens={'shards ' + args.data if args.data else 'synthetic'} sdpa={sdpa}")
     lines = [head, f"{'run':44} {'micro':>5} {'tokens/s':>12} {'MFU':>7} {'step s':>8} {'peak GB':>8} "
                    f"{'host GB':>8}  loss"]
     for r in results:
@@ -347,7 +364,8 @@ def main(argv: list[str] | None = None) -> None:
             flops = model_flops_per_token(shape, args.seq_len)
         results.append(run_baseline(args, env, peak, flops))
     if env.is_main:
-        print(report(results, args, env), flush=True)
+        sdpa = sdpa_choice(compose_config(args, args.micro_batch), args.seq_len, env.device)
+        print(report(results, args, env, sdpa), flush=True)
         if args.json:
             with open(args.json, "w", encoding="utf-8") as fh:
                 json.dump({"args": vars(args), "results": [asdict(r) for r in results]}, fh, indent=2)

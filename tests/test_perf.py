@@ -183,3 +183,14 @@ def test_perf_config_validation() -> None:
     cfg.perf.loss_chunk_size, cfg.perf.activation_checkpointing = 0, -2
     with pytest.raises(ConfigError, match="perf.activation_checkpointing"):
         validate(cfg)
+
+
+def test_training_attention_uses_fused_sdpa_kernel_not_math() -> None:
+    """Nothing in the training path (masks, dropout, dtype, forced backends) pushes SDPA to its math fallback."""
+    model = Transformer(TINY)
+    tokens = torch.randint(0, TINY.vocab_size, (2, 17))
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        model(tokens[:, :-1], targets=tokens[:, 1:]).backward()
+    ops = {event.key for event in prof.key_averages()}
+    assert any("flash_attention" in op for op in ops), sorted(op for op in ops if "attention" in op)
+    assert not any("attention_math" in op for op in ops)
