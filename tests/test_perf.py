@@ -194,3 +194,16 @@ def test_training_attention_uses_fused_sdpa_kernel_not_math() -> None:
     ops = {event.key for event in prof.key_averages()}
     assert any("flash_attention" in op for op in ops), sorted(op for op in ops if "attention" in op)
     assert not any("attention_math" in op for op in ops)
+
+
+def test_fused_adam_build_failure_falls_back_to_torch_fused(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    import deepspeed.ops.adam
+
+    class Unbuildable:  # what a machine without nvcc gives: the JIT build raises at construction
+        def __init__(self, *args, **kwargs) -> None:
+            raise RuntimeError("Error building extension 'fused_adam': nvcc not found")
+
+    monkeypatch.setattr(deepspeed.ops.adam, "FusedAdam", Unbuildable)
+    opt = build_optimizer(Transformer(TINY).parameters(), _cfg(), device_type="cuda")
+    assert isinstance(opt, torch.optim.AdamW) and opt.defaults["fused"] is True
+    assert "FusedAdam unavailable" in caplog.text

@@ -207,15 +207,33 @@ def build_optimizer(
     kind = optimizer_kind(cfg, device_type)
     common = {"lr": o.lr, "betas": (o.beta1, o.beta2), "eps": o.eps}
     if kind == DEEPSPEED_CPU_ADAM:
+        return _deepspeed_cpu_adam(groups, common)
+    if kind == DEEPSPEED_FUSED_ADAM:
+        try:
+            from deepspeed.ops.adam import FusedAdam
+
+            return FusedAdam(groups, adam_w_mode=True, **common)
+        except Exception as exc:  # noqa: BLE001 - any JIT build failure (no nvcc, no ninja, bad arch list)
+            # Same math, nearly the same speed: a missing CUDA toolchain should not stop a run.
+            log.warning("DeepSpeed FusedAdam unavailable (%s: %s); using torch.optim.AdamW(fused=True)",
+                        type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+    # fused=True: one kernel for all tensors on CUDA; foreach (the default) elsewhere.
+    return torch.optim.AdamW(groups, fused=True if device_type == "cuda" else None, **common)
+
+
+def _deepspeed_cpu_adam(groups: list[dict[str, Any]], common: dict[str, Any]) -> torch.optim.Optimizer:
+    try:
         from deepspeed.ops.adam import DeepSpeedCPUAdam
 
         return DeepSpeedCPUAdam(groups, adamw_mode=True, **common)
-    if kind == DEEPSPEED_FUSED_ADAM:
-        from deepspeed.ops.adam import FusedAdam
+    except Exception as exc:  # noqa: BLE001 - the JIT build of the cpu_adam op
+        from openpretrain.errors import UserError
 
-        return FusedAdam(groups, adam_w_mode=True, **common)
-    # fused=True: one kernel for all tensors on CUDA; foreach (the default) elsewhere.
-    return torch.optim.AdamW(groups, fused=True if device_type == "cuda" else None, **common)
+        raise UserError(
+            f"deepspeed.offload_optimizer=cpu needs DeepSpeed's CPU Adam, which failed to build "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); it needs a C++ compiler "
+            "and ninja, or use a deepspeed config without optimizer offload"
+        ) from exc
 
 
 # ---------------------------------------------------------------------------------------------------
