@@ -45,8 +45,17 @@ def merged_stats(results: list[dict[str, Any]], provenance: Provenance, shards: 
     return stats
 
 
+def remove_all_temps(out_dir: str) -> None:
+    """Every task is done at merge time, so any temporary file under out_dir was left by a killed process."""
+    for dirpath, _, filenames in os.walk(out_dir):
+        for name in filenames:
+            if ".tmp" in name:
+                os.remove(os.path.join(dirpath, name))
+
+
 def merge_tasks(cfg: PrepConfig, out_dir: str, work_dir: str, resolved: dict[str, Any]) -> Manifest:
     results = load_task_results(work_dir, cfg.num_tasks)
+    remove_all_temps(out_dir)
     provenance = Provenance()
     shards: list[ShardInfo] = []
     for result in results:

@@ -24,7 +24,7 @@ from data_prep.sources import check_source
 from data_prep.task import TaskContext, run_task
 from data_prep.tokenizer_step import prepare_tokenizer
 from openpretrain.errors import UserError
-from openpretrain.manifest import token_dtype_for
+from openpretrain.manifest import Manifest, token_dtype_for
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,8 @@ WORK_DIR_NAME = "_prep"  # per-task checkpoints and completion markers live here
 EXECUTION_KEYS = ("out_dir", "task_id", "merge", "num_workers", "progress", "report")
 
 
-def run_prep(cfg: PrepConfig, raw_cfg: DictConfig) -> None:
+def run_prep(cfg: PrepConfig, raw_cfg: DictConfig) -> Manifest | None:
+    """Run what the config asks for; return the manifest when this call merged."""
     check_source(cfg.source)
     out_dir = os.path.abspath(cfg.out_dir)
     work_dir = os.path.join(out_dir, WORK_DIR_NAME)
@@ -41,8 +42,7 @@ def run_prep(cfg: PrepConfig, raw_cfg: DictConfig) -> None:
     resolved = OmegaConf.to_container(raw_cfg, resolve=True)
     _check_same_run(work_dir, resolved)
     if cfg.merge:
-        _finish(cfg, out_dir, work_dir, resolved)
-        return
+        return _finish(cfg, out_dir, work_dir, resolved)
     tok, tok_path, tok_info = prepare_tokenizer(cfg, out_dir)
     ctx = TaskContext(out_dir=out_dir, work_dir=work_dir, tokenizer_path=tok_path, eos_id=tok_info.eos_id,
                       token_dtype=token_dtype_for(tok_info.vocab_size))
@@ -51,12 +51,12 @@ def run_prep(cfg: PrepConfig, raw_cfg: DictConfig) -> None:
         for task_id in task_ids:
             run_task(cfg, ctx, task_id, progress=bar)
     if cfg.task_id is None:
-        _finish(cfg, out_dir, work_dir, resolved)
-    else:
-        print(f"task {cfg.task_id}/{cfg.num_tasks} done; run the merge with merge=true when all tasks are done")
+        return _finish(cfg, out_dir, work_dir, resolved)
+    print(f"task {cfg.task_id}/{cfg.num_tasks} done; run the merge with merge=true when all tasks are done")
+    return None
 
 
-def _finish(cfg: PrepConfig, out_dir: str, work_dir: str, resolved: dict[str, Any]) -> None:
+def _finish(cfg: PrepConfig, out_dir: str, work_dir: str, resolved: dict[str, Any]) -> Manifest:
     manifest = merge_tasks(cfg, out_dir, work_dir, resolved)
     if cfg.report:
         from data_prep.report import write_report
@@ -67,10 +67,12 @@ def _finish(cfg: PrepConfig, out_dir: str, work_dir: str, resolved: dict[str, An
     print(f"data_prep: {stats['docs_in']} docs in, {stats['docs_written']} written, "
           f"{sum(stats['rejected'].values())} rejected; {samples['train']} train / {samples['val']} val "
           f"samples of {cfg.seq_len + 1} tokens in {len(manifest.shards)} shards -> {out_dir}")
+    return manifest
 
 
 def _fingerprint(resolved: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in resolved.items() if k not in EXECUTION_KEYS and k != "hydra"}
+    """The config keys that shape the output, in their JSON form (so it compares equal once reloaded)."""
+    return json.loads(json.dumps({k: v for k, v in resolved.items() if k not in EXECUTION_KEYS}))
 
 
 def _check_same_run(work_dir: str, resolved: dict[str, Any]) -> None:

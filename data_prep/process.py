@@ -6,7 +6,6 @@ so the output does not depend on the number of workers.
 
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -25,13 +24,13 @@ HASH_SPACE = float(2**64)
 
 
 def build_doc_stages(cfg: PrepConfig) -> list[DocStage]:
-    """Cleaning first, then the configured filter stages (data_prep.filters) when that package exists."""
-    stages: list[DocStage] = [CleanStage(cfg.pipeline)]
-    spec = importlib.util.find_spec("data_prep.filters")
-    if spec is not None and spec.origin is not None:  # a regular package, not a half-created folder
-        from data_prep.filters import build_stages
+    """Cleaning first, then the configured filter stages of ``data_prep.filters``."""
+    import data_prep.filters as filters
 
-        stages.extend(build_stages(cfg.pipeline))
+    stages: list[DocStage] = [CleanStage(cfg.pipeline)]
+    build_filter_stages = getattr(filters, "build_stages", None)  # lands with the filter stages (issue 3)
+    if build_filter_stages is not None:
+        stages.extend(build_filter_stages(cfg.pipeline))
     return stages
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from openpretrain.manifest import SPLITS, ShardInfo
 # without coordination. One task would need more than 10^5 shards (~10^11 tokens) to collide.
 SHARDS_PER_TASK = 100_000
 PACK_STAGE = "pack"
+SHARD_TEMP = re.compile(r"shard-(\d+)\.tar\.tmp\d+")  # see shards.write_atomic
 
 
 @dataclass
@@ -45,6 +47,21 @@ def task_dir(work_dir: str, task_id: int) -> str:
 
 def done_marker(work_dir: str, task_id: int) -> str:
     return os.path.join(task_dir(work_dir, task_id), "done.json")
+
+
+def remove_stale_temps(ctx: TaskContext, task_id: int) -> None:
+    """Delete temporary files an interrupted run of this task left (its own shard range and folder only)."""
+    owned = range(task_id * SHARDS_PER_TASK, (task_id + 1) * SHARDS_PER_TASK)
+    for split in SPLITS:
+        folder = os.path.join(ctx.out_dir, split)
+        for name in os.listdir(folder) if os.path.isdir(folder) else []:
+            match = SHARD_TEMP.fullmatch(name)
+            if match and int(match.group(1)) in owned:
+                os.remove(os.path.join(folder, name))
+    folder = task_dir(ctx.work_dir, task_id)
+    for name in os.listdir(folder) if os.path.isdir(folder) else []:
+        if ".tmp" in name:
+            os.remove(os.path.join(folder, name))
 
 
 def task_limit(max_docs: int | None, task_id: int, num_tasks: int) -> int | None:
@@ -125,6 +142,7 @@ def run_task(cfg: PrepConfig, ctx: TaskContext, task_id: int, progress: Any = No
     if os.path.exists(marker):
         with open(marker, encoding="utf-8") as fh:
             return json.load(fh)
+    remove_stale_temps(ctx, task_id)
     checkpoint = os.path.join(task_dir(ctx.work_dir, task_id), "state.pkl")
     state = TaskState(cfg, ctx, task_id)
     if os.path.exists(checkpoint):

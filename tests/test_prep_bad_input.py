@@ -1,0 +1,72 @@
+"""Bad input is counted by reason, never a crash; docs_in == docs_written + sum(rejected) always holds."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+
+from data_prep.api import prepare
+
+GOOD = "The quick brown fox jumps over the lazy dog, and then it rests for a while. "
+FIFTY_MB = 50 * 1024 * 1024
+
+
+def good_line(i: int) -> bytes:
+    return (json.dumps({"text": f"{GOOD * 3} (document {i})"}) + "\n").encode()
+
+
+def write_bad_jsonl(path: Path) -> None:
+    lines = [
+        good_line(0),
+        b'{"text": "caf\xe9 is latin-1, not UTF-8"}\n',  # invalid UTF-8
+        b"\n",  # empty line
+        b"   \n",  # whitespace-only line
+        b"this is not json\n",
+        b'{"body": "no text field here"}\n',
+        b'{"text": 42}\n',
+        b'["a", "json", "list"]\n',
+        bytes(range(256)).replace(b"\n", b"") * 3 + b"\n",  # binary junk (not UTF-8)
+        b"\x00\x01\x02 {\x7f\x1b}\n",  # binary junk that is valid UTF-8 (but not JSON)
+        (json.dumps({"text": "x" * FIFTY_MB}) + "\n").encode(),  # a 50 MB document
+        b'{"text": "   "}\n',  # empty after strip
+        b'{"text": "short"}\n',
+        good_line(1),
+    ]
+    path.write_bytes(b"".join(lines))
+
+
+def write_truncated_gz(path: Path, n_good: int) -> None:
+    payload = gzip.compress(b"".join(good_line(100 + i) for i in range(n_good)) * 40)
+    path.write_bytes(payload[: len(payload) // 2])
+
+
+def test_bad_input_is_counted_not_fatal(tmp_path: Path) -> None:
+    write_bad_jsonl(tmp_path / "bad.jsonl")
+    write_truncated_gz(tmp_path / "cut.jsonl.gz", n_good=5)
+    (tmp_path / "latin1.txt").write_bytes("déjà vu".encode("latin-1") * 20)
+    (tmp_path / "junk.parquet").write_bytes(os.urandom(2000))
+    manifest = prepare([
+        f"out_dir={tmp_path / 'out'}", "source=local",
+        f"source.paths=[{tmp_path}/bad.jsonl,{tmp_path}/cut.jsonl.gz,{tmp_path}/latin1.txt,{tmp_path}/junk.parquet]",
+        "seq_len=16", "tokenizer.vocab_size=300", "samples_per_shard=8", "progress=false", "report=false",
+    ])
+    stats = manifest.stats
+    assert stats["rejected"] == {
+        "source/invalid_utf8": 3,  # the latin-1 jsonl line, the binary junk line and the latin-1 .txt file
+        "source/bad_json": 2,
+        "source/empty_line": 2,
+        "source/not_an_object": 1,
+        "source/missing_text": 1,
+        "source/text_not_string": 1,
+        "source/truncated_file": 1,
+        "source/unreadable_file": 1,
+        "clean/too_long": 1,
+        "clean/empty": 1,
+        "clean/too_short": 1,
+    }
+    good_from_gz = stats["docs_written"] - 2
+    assert good_from_gz > 0  # everything before the damage in the truncated .gz was used
+    assert stats["docs_in"] == stats["docs_written"] + sum(stats["rejected"].values())
+    assert manifest.shards
