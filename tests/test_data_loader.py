@@ -246,6 +246,13 @@ def test_corrupt_shard_is_an_error_naming_the_file(tmp_path):
         next(data)
 
 
+def test_missing_shard_is_an_error_at_start(tmp_path):
+    root = make_dataset(tmp_path / "bad", [4, 4], [2])
+    (root / shard_name("val", 0)).unlink()
+    with pytest.raises(UserError, match=f"corrupt shard {root / shard_name('val', 0)}: cannot open"):
+        data_info(make_cfg(tmp_path, root))
+
+
 def test_corrupt_samples_are_counted_and_masked_with_skip(tmp_path):
     root = make_dataset(tmp_path / "bad", [4, 4])
     _corrupt_middle_of_shard(root, 1)
@@ -255,8 +262,9 @@ def test_corrupt_samples_are_counted_and_masked_with_skip(tmp_path):
         batch = next(data)
         state = data.state_dict()
     masked = (batch.targets == IGNORE_INDEX).all(dim=1)
-    assert batch.skipped == 5 and int(masked.sum()) == 5
-    assert state["skipped_corrupt"] == 5 and state["global_samples"] == 8
+    assert len(batch.skipped) == 5 and int(masked.sum()) == 5
+    assert batch.skipped == [batch.sample_ids[i] for i in (0, 1, 2, 3, 5)]  # shard 0 (missing), shard 1 sample 1
+    assert state["global_samples"] == 8
     assert data.metrics()["data/skipped_corrupt"] == 5
 
 

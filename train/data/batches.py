@@ -21,7 +21,7 @@ class Batch:
     targets: torch.Tensor  # LongTensor [micro, T]; IGNORE_INDEX on rows of corrupt, skipped samples
     sample_ids: list[str]
     positions: list[int] = field(default_factory=list)
-    skipped: int = 0  # rows masked because their sample was corrupt (data.on_corrupt=skip)
+    skipped: list[str] = field(default_factory=list)  # ids of rows masked as corrupt (data.on_corrupt=skip)
     doc_starts: list[list[int]] = field(default_factory=list)  # per row: where each document piece begins
 
 
@@ -66,5 +66,6 @@ class BatchAssembler:
             targets[masked] = IGNORE_INDEX
         if self.pin:
             inputs, targets = inputs.pin_memory(), targets.pin_memory()
-        return Batch(inputs=inputs, targets=targets, sample_ids=[self.sample_id(p) for p in plan],
-                     positions=[p.position for p in plan], skipped=len(masked), doc_starts=doc_starts)
+        ids = [self.sample_id(p) for p in plan]
+        return Batch(inputs=inputs, targets=targets, sample_ids=ids, positions=[p.position for p in plan],
+                     skipped=[ids[i] for i in masked], doc_starts=doc_starts)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from dataclasses import dataclass, field
 
 from openpretrain.errors import ConfigError, UserError
 from openpretrain.manifest import Manifest, ShardInfo, load_manifest, sample_key
-from train.config import TrainConfig
+from train.config import OnCorrupt, TrainConfig
+
+log = logging.getLogger(__name__)
 
 _SHARD_NUMBER = re.compile(r"shard-(\d+)\.tar$")
 
@@ -107,8 +110,33 @@ def training_seq_len(cfg: TrainConfig, datasets: list[Dataset]) -> int:
     return next(iter(lengths.values()))
 
 
+def corrupt_shard_error(path: str, detail: str) -> UserError:
+    return UserError(f"corrupt shard {path}: {detail} "
+                     "(re-run data_prep, or set data.on_corrupt=skip to skip its unreadable samples)")
+
+
+def check_shard_files(datasets: list[Dataset], skip_corrupt: bool) -> None:
+    """Every shard exists with the size its manifest records: a stat per shard, so a missing or truncated
+    shard stops the run at start (before the slow imports), not hours in."""
+    for dataset in datasets:
+        for shard in dataset.manifest.shards:
+            path = dataset.manifest.shard_path(shard)
+            try:
+                size = os.stat(path).st_size
+            except OSError as exc:
+                detail = f"cannot open ({exc.strerror})"
+            else:
+                if not shard.bytes or size == shard.bytes:
+                    continue
+                detail = f"file has {size} bytes, manifest says {shard.bytes}"
+            if not skip_corrupt:
+                raise corrupt_shard_error(path, detail)
+            log.warning("%s: %s; its unreadable samples will be skipped", path, detail)
+
+
 def data_info(cfg: TrainConfig) -> DataInfo:
     datasets = load_datasets(cfg)
+    check_shard_files(datasets, skip_corrupt=cfg.data.on_corrupt == OnCorrupt.skip)
     tokenizer = datasets[0].manifest.tokenizer
     per_token = [d.manifest.bytes_per_token for d in datasets]
     bytes_per_token = None

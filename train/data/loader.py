@@ -49,7 +49,6 @@ class TrainData:
         self._pool = ThreadPoolExecutor(cfg.data.num_workers, thread_name_prefix="data") \
             if cfg.data.num_workers > 0 else None
         self._ids_log = _open_ids_log(cfg, rank)
-        self._skipped_before = 0  # corrupt samples skipped by earlier runs (from the checkpoint)
         self._reset([0] * len(self.datasets))
 
     # -- iteration -------------------------------------------------------------------------------------
@@ -63,7 +62,8 @@ class TrainData:
         if counts_after is not None:  # the last micro batch of a global batch: it is now consumed
             self._consumed = counts_after
         if self._ids_log is not None:
-            self._ids_log.write(json.dumps({"positions": batch.positions, "ids": batch.sample_ids}) + "\n")
+            record = {"positions": batch.positions, "ids": batch.sample_ids, "skipped": batch.skipped}
+            self._ids_log.write(json.dumps(record) + "\n")
             self._ids_log.flush()
         return batch
 
@@ -99,8 +99,8 @@ class TrainData:
     # -- position --------------------------------------------------------------------------------------
     @property
     def skipped_corrupt(self) -> int:
-        """Corrupt samples skipped so far on this rank (plus those recorded in the resumed checkpoint)."""
-        return self._skipped_before + sum(r.skipped for r in self.readers)
+        """Corrupt samples this rank has skipped since it started (a metric, not part of the position)."""
+        return sum(r.skipped for r in self.readers)
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-serialisable position: samples consumed per dataset up to the last completed global batch."""
@@ -110,7 +110,6 @@ class TrainData:
             "seed": self.cfg.seed,
             "shuffle": self.cfg.data.shuffle,
             "shuffle_block_shards": self.cfg.data.shuffle_block_shards,
-            "skipped_corrupt": self.skipped_corrupt,
             "datasets": [
                 {"name": d.label, "fingerprint": d.fingerprint("train"), "consumed": c,
                  "epoch": c // o.samples_per_epoch, "samples_per_epoch": o.samples_per_epoch}
@@ -122,7 +121,6 @@ class TrainData:
         """Seek to a saved position (from any world size); the order itself must be unchanged."""
         _check_compatible(self, state)
         saved = _match_datasets(self.datasets, state["datasets"])
-        self._skipped_before = int(state.get("skipped_corrupt", 0)) - sum(r.skipped for r in self.readers)
         self._reset([int(entry["consumed"]) for entry in saved])
 
     def advance(self, global_batches: int) -> None:

@@ -18,9 +18,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from openpretrain.errors import UserError
 from openpretrain.manifest import META_EXT, TOKENS_EXT, ShardInfo, sample_key
-from train.data.datasets import Dataset, shard_number
+from train.data.datasets import Dataset, corrupt_shard_error, shard_number
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +57,7 @@ class SampleReader:
         except CorruptSample as exc:
             path = self.dataset.manifest.shard_path(self.shards[slot])
             if not self.skip_corrupt:
-                raise UserError(f"corrupt shard {path}: sample {index}: {exc} "
-                                "(re-run data_prep, or set data.on_corrupt=skip to skip such samples)") from None
+                raise corrupt_shard_error(path, f"sample {index}: {exc}") from None
             with self._lock:
                 self.skipped += 1
                 first = slot not in self._warned
