@@ -278,8 +278,8 @@ class WordSplitter:
 
 
 def is_punct_token(token: str) -> bool:
-    """True for tokens made only of punctuation (no letter, digit or symbol)."""
-    return not any(ch.isalnum() for ch in token) and not any(_is_icon(ch) for ch in token)
+    """True for tokens made only of punctuation characters (Unicode categories P*)."""
+    return not token.isalnum() and all(unicodedata.category(ch)[0] == "P" for ch in token)
 
 
 def count_sentences(words: list[str]) -> int:
