@@ -289,3 +289,24 @@ def test_a_moved_dataset_resumes_in_the_same_order(tmp_path, dataset):
     with build_train_data(make_cfg(tmp_path, moved), 0, 1) as data:
         data.load_state_dict(state)
         assert [i.split("/", 1)[1] for i in ids_of(take(data, 5))] == straight[6:]
+
+
+def test_new_mixture_weights_apply_from_the_resume_point(tmp_path, dataset, other_dataset):
+    def mix(a: float, b: float) -> list[MixEntry]:
+        return [MixEntry(path=str(dataset), weight=a), MixEntry(path=str(other_dataset), weight=b)]
+
+    with build_train_data(make_cfg(tmp_path, mix=mix(1, 1)), 0, 1) as data:
+        take(data, 10)
+        state = json.loads(json.dumps(data.state_dict()))
+    with build_train_data(make_cfg(tmp_path, mix=mix(1, 1)), 0, 1) as data:  # same weights: same anchor
+        data.load_state_dict(state)
+        assert data.state_dict() == state
+    with build_train_data(make_cfg(tmp_path, mix=mix(3, 1)), 0, 1) as data:
+        data.load_state_dict(state)
+        ids = ids_of(take(data, 20))
+        resumed = data.state_dict()
+    for n in range(1, len(ids) + 1):  # no burst of beta to "catch up": 3:1 from here on
+        assert abs(sum(i.startswith("alpha/") for i in ids[:n]) - 0.75 * n) <= 1
+    with build_train_data(make_cfg(tmp_path, mix=mix(3, 1)), 0, 1) as data:  # the new anchor is kept
+        data.load_state_dict(resumed)
+        assert [e["weight_since"] for e in data.state_dict()["datasets"]] == [10, 10]

@@ -11,6 +11,7 @@ resume only computes where to read: no earlier sample is touched.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,6 +25,8 @@ from train.data.order import EpochOrder, Mixture
 from train.data.reader import SampleReader
 
 STATE_VERSION = 1
+
+log = logging.getLogger(__name__)
 
 
 class TrainData:
@@ -112,8 +115,10 @@ class TrainData:
             "shuffle_block_shards": self.cfg.data.shuffle_block_shards,
             "datasets": [
                 {"name": d.label, "fingerprint": d.fingerprint("train"), "consumed": c,
-                 "epoch": c // o.samples_per_epoch, "samples_per_epoch": o.samples_per_epoch}
-                for d, o, c in zip(self.datasets, self.orders, self._consumed)
+                 "epoch": c // o.samples_per_epoch, "samples_per_epoch": o.samples_per_epoch,
+                 "weight": float(w), "weight_since": int(a)}
+                for d, o, c, w, a in zip(self.datasets, self.orders, self._consumed, self.mixture.weights,
+                                         self.mixture.anchor)
             ],
         }
 
@@ -121,7 +126,14 @@ class TrainData:
         """Seek to a saved position (from any world size); the order itself must be unchanged."""
         _check_compatible(self, state)
         saved = _match_datasets(self.datasets, state["datasets"])
-        self._reset([int(entry["consumed"]) for entry in saved])
+        consumed = [int(entry["consumed"]) for entry in saved]
+        same_weights = all(abs(e.get("weight", -1.0) - w) < 1e-9 for e, w in zip(saved, self.mixture.weights))
+        if not same_weights:
+            log.info("data mixture weights changed since the checkpoint: the new weights apply from global sample "
+                     "%d on", sum(consumed))
+        anchor = [int(e.get("weight_since", 0)) for e in saved] if same_weights else consumed
+        self.mixture = Mixture(self.mixture.weights, anchor)
+        self._reset(consumed)
 
     def advance(self, global_batches: int) -> None:
         """Skip whole global batches without reading them (e.g. the batches behind a loss spike)."""

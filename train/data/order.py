@@ -73,16 +73,21 @@ class EpochOrder:
 
 
 class Mixture:
-    """Which dataset each global sample comes from, given the samples consumed so far per dataset."""
+    """Which dataset each global sample comes from, given the samples consumed so far per dataset.
 
-    def __init__(self, weights: Sequence[float]):
+    Shares count from ``anchor`` (the counts when these weights took effect): a run resumed with new weights
+    follows them from the resume point on, instead of bursting one dataset to make up for the past.
+    """
+
+    def __init__(self, weights: Sequence[float], anchor: Sequence[int] | None = None):
         total = float(sum(weights))
         self.weights = np.asarray([w / total for w in weights], dtype=np.float64)
+        self.anchor = np.asarray(anchor if anchor is not None else [0] * len(weights), dtype=np.float64)
 
     def choose(self, consumed: Sequence[int]) -> int:
         """The dataset furthest behind its share after one more sample; ties go to the first."""
-        n = sum(consumed)
-        deficit = self.weights * (n + 1) - np.asarray(consumed, dtype=np.float64)
+        since = np.asarray(consumed, dtype=np.float64) - self.anchor
+        deficit = self.weights * (since.sum() + 1) - since
         return int(np.argmax(deficit))
 
     def draw(self, consumed: Sequence[int], count: int) -> tuple[list[tuple[int, int]], list[int]]:
