@@ -49,23 +49,30 @@ def _wait_for_step(run_dir: Path, step: int, timeout: float) -> None:
         time.sleep(0.1)
 
 
-def test_slurm_two_nodes_preempted_requeued_and_resumed(tmp_path: Path, prepared_dir: Path) -> None:
-    state, run_dir, max_steps = tmp_path / "slurm", tmp_path / "run", 30
+def _submit_and_signal(tmp_path: Path, prepared_dir: Path, max_steps: int, signum: int) -> tuple[Path, str]:
+    """Submit a 2-node job to the fake Slurm, signal its batch shell at step 2, wait until it is done."""
+    state, run_dir = tmp_path / "slurm", tmp_path / "run"
     fake.install(tmp_path / "bin", state)
-    env = fake.environment(tmp_path / "bin", state)
     job_id = run_module(
         "launch", "cluster=slurm", "cluster.nodes=2", "cluster.gpus_per_node=0", "cluster.cpus_per_task=1",
         f"launch.rdzv_port={_free_port()}", "--", f"data.path={prepared_dir}", f"run_dir={run_dir}",
-        f"max_steps={max_steps}", *TINY, env=env).stdout.strip()
+        f"max_steps={max_steps}", *TINY, env=fake.environment(tmp_path / "bin", state)).stdout.strip()
     batch_pid = None
     try:
         _wait_for_step(run_dir, 2, timeout=120)
         batch_pid = int((state / "jobs" / job_id / "pid").read_text())
-        os.kill(batch_pid, signal.SIGUSR1)  # what Slurm's --signal=B:USR1@... does before the time limit
+        os.kill(batch_pid, signum)
         assert fake.wait_done(state, job_id, timeout=180) == 0
     finally:
         if not (state / "jobs" / job_id / "done").exists() and batch_pid:
-            os.kill(batch_pid, signal.SIGTERM)
+            os.kill(batch_pid, signal.SIGKILL)
+    return state, job_id
+
+
+def test_slurm_two_nodes_preempted_requeued_and_resumed(tmp_path: Path, prepared_dir: Path) -> None:
+    run_dir, max_steps = tmp_path / "run", 30
+    # USR1 to the batch shell is what Slurm's --signal=B:USR1@... does before the time limit
+    state, job_id = _submit_and_signal(tmp_path, prepared_dir, max_steps, signal.SIGUSR1)
 
     tools = [(c["tool"], c["args"]) for c in fake.calls(state)]
     assert tools[0] == ("sbatch", ["--parsable", str(run_dir / "launch" / "train.sbatch")])
@@ -113,3 +120,13 @@ def test_data_prep_array_and_merge_on_slurm(tmp_path: Path) -> None:
     assert manifest["shards"] and (out / "tokenizer.json").exists()
     for task in (0, 1):
         assert f"task {task}/2 done" in (out / "launch" / f"prep-{ids[0]}_{task}.out").read_text()
+
+
+def test_slurm_sigterm_saves_and_stops_without_requeue(tmp_path: Path, prepared_dir: Path) -> None:
+    """scancel / preemption: SIGTERM is forwarded, training saves and exits 0; Slurm (not we) requeues."""
+    state, job_id = _submit_and_signal(tmp_path, prepared_dir, 200, signal.SIGTERM)
+    records = _metrics(tmp_path / "run")
+    [preempted] = [r for r in records if r.get("event") == "preempted"]
+    assert (tmp_path / "run" / "checkpoints" / f"step_{preempted['step']}" ).is_dir()
+    assert preempted["step"] < 200
+    assert not [c for c in fake.calls(state) if c["tool"] == "scontrol" and c["args"][0] == "requeue"]
