@@ -110,6 +110,7 @@ class DecontamConfig:
     enabled: bool = False
     eval_paths: list[str] = field(default_factory=list)  # .txt (one text per line) or .jsonl[.gz] files/globs
     ngram: int = 13  # words per n-gram (normalised: lower case, no punctuation)
+    min_words: int = 8  # eval texts shorter than ngram are matched whole if they have at least this many words
     min_matches: int = 1  # overlapping n-grams needed to call a document contaminated
     mode: str = "drop"  # drop | flag (meta["contaminated_ngrams"])
 
@@ -122,7 +123,6 @@ class DedupConfig:
     bands: int = 14
     rows: int = 8  # hashes per band: pairs with Jaccard ~ (1/bands)^(1/rows) = 0.72 collide half the time
     seed: int = 1
-    min_words: int = 1  # documents with fewer words than one n-gram are hashed as one shingle
 
 
 def _fraction(value: float, key: str) -> None:
@@ -165,6 +165,8 @@ def validate_filters(cfg: Any) -> None:
     require(dc.mode in DECONTAM_MODES, "pipeline.decontam.mode",
             f"must be one of {', '.join(DECONTAM_MODES)}; got {dc.mode!r}")
     require(dc.ngram >= 1, "pipeline.decontam.ngram", f"must be >= 1, got {dc.ngram}")
+    require(1 <= dc.min_words <= dc.ngram, "pipeline.decontam.min_words",
+            f"must be in [1, ngram={dc.ngram}], got {dc.min_words}")
     require(dc.min_matches >= 1, "pipeline.decontam.min_matches", f"must be >= 1, got {dc.min_matches}")
     if dc.enabled:
         require(bool(dc.eval_paths), "pipeline.decontam.eval_paths", "must list evaluation files when enabled")
