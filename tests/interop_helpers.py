@@ -31,21 +31,30 @@ PADDED_VOCAB = 576
 FAILED = "FAILED.txt"
 
 
+# Each test module that imports a fixture gets its own copy of it, session scope or not; this cache
+# makes the runs once per session however many modules use them.
+_MADE: dict[str, object] = {}
+
+
 @pytest.fixture(scope="session")
 def trained_run(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real ``python -m train`` run (ZeRO-3), plus a copy of its checkpoint without the marker (step_3)."""
-    run_dir = tmp_path_factory.mktemp("interop") / "run_zero3"
-    run_module("train", f"data.path={prepared_dir}", f"run_dir={run_dir}", "deepspeed=zero3", *TRAIN_OVERRIDES)
-    make_incomplete_copy(run_dir, "step_2", "step_3")
-    return run_dir
+    if "trained_run" not in _MADE:
+        run_dir = tmp_path_factory.mktemp("interop") / "run_zero3"
+        run_module("train", f"data.path={prepared_dir}", f"run_dir={run_dir}", "deepspeed=zero3", *TRAIN_OVERRIDES)
+        make_incomplete_copy(run_dir, "step_2", "step_3")
+        _MADE["trained_run"] = run_dir
+    return _MADE["trained_run"]
 
 
 @pytest.fixture(scope="session")
 def stage_runs(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
     """One run dir per ZeRO stage; stage 1 ties the embeddings (the tied export path)."""
-    root = tmp_path_factory.mktemp("stages")
-    run_module("tests.interop_helpers", str(prepared_dir), str(root))
-    return {stage: root / f"zero{stage}" for stage in STAGES}
+    if "stage_runs" not in _MADE:
+        root = tmp_path_factory.mktemp("stages")
+        run_module("tests.interop_helpers", str(prepared_dir), str(root))
+        _MADE["stage_runs"] = {stage: root / f"zero{stage}" for stage in STAGES}
+    return _MADE["stage_runs"]
 
 
 def stage_run(stage_runs: dict[int, Path], stage: int) -> Path:
