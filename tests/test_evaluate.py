@@ -57,8 +57,16 @@ def test_text_rows_score_every_token_once():
     assert [t for r in rows for t in r[1:]] == ids[1:]
 
 
-def test_bad_input(stage_runs, tmp_path):  # noqa: F811
+def test_bad_input(stage_runs, prepared_dir, tmp_path):  # noqa: F811
     run = str(stage_run(stage_runs, 2))
+    other = tmp_path / "other_data"  # the same shards, recorded as made with another tokenizer
+    other.mkdir()
+    (other / "val").symlink_to(prepared_dir / "val")
+    manifest = json.loads((prepared_dir / "manifest.json").read_text())
+    manifest["tokenizer"]["sha256"] = "0" * 64
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(UserError, match="tokenized with another tokenizer"):
+        evaluate(EvaluateConfig(checkpoint=run, data=EvalDataConfig(path=str(other))))
     with pytest.raises(ConfigError, match="either text_file or data.path"):
         validate(EvaluateConfig(checkpoint=run, text_file="a.txt", data=EvalDataConfig(path="d")))
     with pytest.raises(UserError, match="text_file: file not found"):

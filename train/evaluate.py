@@ -111,7 +111,7 @@ def _stack(batch: list[list[int]], torch):
     return torch.tensor([row + [IGNORE] * (width - len(row)) for row in batch], dtype=torch.long)
 
 
-def shard_rows(data_path: str, split: str, seq_len: int, vocab_size: int) -> tuple[Iterator, object]:
+def shard_rows(data_path: str, split: str, seq_len: int, tokenizer_sha256: str) -> tuple[Iterator, object]:
     """Rows (``seq_len + 1`` ids) of every sample in the split, read with webdataset; and the manifest."""
     import io
 
@@ -127,9 +127,10 @@ def shard_rows(data_path: str, split: str, seq_len: int, vocab_size: int) -> tup
                         f"{sorted({s.split for s in manifest.shards})})")
     if seq_len > manifest.seq_len:
         raise ConfigError("seq_len", f"{seq_len} exceeds the data's seq_len={manifest.seq_len}")
-    if manifest.tokenizer.vocab_size > vocab_size:
-        raise UserError(f"data.path: {data_path} was tokenized with {manifest.tokenizer.vocab_size} tokens, "
-                        f"more than the model's {vocab_size}: it is not this model's tokenizer")
+    if manifest.tokenizer.sha256 != tokenizer_sha256:
+        raise UserError(f"data.path: {data_path} was tokenized with another tokenizer than the model's "
+                        f"(sha256 {manifest.tokenizer.sha256[:12]} vs {tokenizer_sha256[:12]}); "
+                        "prepare it with tokenizer=file tokenizer.path=<the run's tokenizer.json>")
     urls = [manifest.shard_path(s) for s in shards]
 
     def rows() -> Iterator[list[int]]:
@@ -178,7 +179,7 @@ def evaluate(cfg: EvaluateConfig) -> dict:
         result.update(source="text_file", text_file=os.path.abspath(cfg.text_file), bytes=byte_count)
     else:
         data_path = cfg.data.path or first_data_path(loaded.cfg)
-        rows, manifest = shard_rows(data_path, cfg.data.split, seq_len, loaded.args.vocab_size)
+        rows, manifest = shard_rows(data_path, cfg.data.split, seq_len, loaded.tokenizer.sha256)
         byte_count = None
         result.update(source="shards", data_path=os.path.abspath(data_path), split=cfg.data.split)
     for batch in _batches(rows, cfg.batch_size, cfg.max_batches):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -23,6 +25,8 @@ from openpretrain.errors import UserError
 from openpretrain.manifest import TOKENIZER_NAME, load_manifest
 from train import checkpoint as ckpt
 from train.model import ModelArgs, Transformer, padded_vocab_size
+
+log = logging.getLogger(__name__)
 
 # Wrappers that may prefix parameter names (torch.compile, DDP-style containers).
 _WRAPPER_PREFIXES = ("_orig_mod.", "module.")
@@ -176,6 +180,7 @@ class RunTokenizer:
     tokenizer: Tokenizer
     eos_id: int
     bos_id: int | None
+    sha256: str  # of the tokenizer file, as data_prep records it in every manifest
 
     @property
     def vocab_size(self) -> int:
@@ -198,8 +203,11 @@ def run_tokenizer(cfg: DictConfig, override: str | None = None) -> RunTokenizer:
     """The tokenizer the run trained with (from its data manifest), or ``override`` (a tokenizer.json)."""
     data_path = first_data_path(cfg)
     if data_path is None:
-        raise UserError("the run's config names no data.path/data.mix; pass tokenizer=PATH/tokenizer.json")
-    manifest = load_manifest(data_path)
+        raise UserError("the run's config names no data.path/data.mix: cannot tell which tokenizer it used")
+    try:
+        manifest = load_manifest(data_path)
+    except UserError as exc:
+        raise UserError(f"the run's data manifest holds its tokenizer and special ids, but: {exc}") from exc
     info = manifest.tokenizer
     path = override or manifest.tokenizer_path
     if os.path.isdir(path):
@@ -210,7 +218,18 @@ def run_tokenizer(cfg: DictConfig, override: str | None = None) -> RunTokenizer:
         tokenizer = Tokenizer.from_file(path)
     except Exception as exc:  # noqa: BLE001 - tokenizers raises a bare Exception on bad JSON
         raise UserError(f"tokenizer: cannot load {path}: {exc}") from exc
-    return RunTokenizer(path=path, tokenizer=tokenizer, eos_id=info.eos_id, bos_id=info.bos_id)
+    digest = file_sha256(path)
+    if digest != info.sha256:
+        log.warning("tokenizer %s is not the file the run was trained with (%s)", path, manifest.tokenizer_path)
+    return RunTokenizer(path=path, tokenizer=tokenizer, eos_id=info.eos_id, bos_id=info.bos_id, sha256=digest)
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @dataclass
