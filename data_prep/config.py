@@ -30,6 +30,14 @@ class SourceKind(str, Enum):
     hf = "hf"
 
 
+class Step(str, Enum):
+    all = "all"  # everything still to do (for task_id=K: everything task K can do on its own)
+    filter = "filter"  # with whole-run dedup: phase 1 of the task(s)
+    dedup = "dedup"  # with whole-run dedup: cluster the signatures of every task (one machine)
+    pack = "pack"  # with whole-run dedup: phase 2 of the task(s); without dedup the same as all
+    merge = "merge"  # write manifest.json (+ report) once every task is done
+
+
 class TokenizerKind(str, Enum):
     train_bpe = "train_bpe"  # train a byte-level BPE on (a sample of) the corpus
     file = "file"  # load an existing tokenizer.json
@@ -98,13 +106,14 @@ class PrepConfig:
     seed: int = 1234
     progress: bool = True
     # Execution: the input is split into num_tasks tasks (one per machine / Slurm array index). task_id=null
-    # runs every task here and then merges; task_id=K runs only task K; merge=true only writes the manifest.
+    # runs every task here and then merges; task_id=K runs only task K. step picks one phase (see pipeline.py).
     num_tasks: int = 1
     task_id: int | None = None
-    merge: bool = False
+    step: Step = Step.all
     num_workers: int = 1  # processes per task (filtering + tokenizing run in parallel, packing stays ordered)
     chunk_docs: int = 256  # input records per unit of work handed to a worker
     report: bool = True  # write OUT/report.html + PNGs after the merge
+    keep_intermediate: bool = False  # with whole-run dedup: keep each task's filtered parts after packing
     source: SourceConfig = field(default_factory=SourceConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)

@@ -1,9 +1,11 @@
 """``run_prep``: tokenizer -> tasks (each its own shard range) -> merge (one manifest + report).
 
 Command forms (all share the same out_dir and config):
-  python -m data_prep out_dir=D                         every task here, then the merge
-  python -m data_prep out_dir=D num_tasks=8 task_id=3   one task (a machine / Slurm array index)
-  python -m data_prep out_dir=D num_tasks=8 merge=true  the merge, once every task has its marker
+  python -m data_prep out_dir=D                          everything here (num_workers processes per task)
+  python -m data_prep out_dir=D num_tasks=8 task_id=3    one task (a machine / Slurm array index)
+  python -m data_prep out_dir=D num_tasks=8 step=merge   the manifest, once every task has its marker
+With whole-run dedup (pipeline.dedup.exact / near) a task runs in two phases around one global step:
+  task_id=K (filter phase) ... step=dedup (once) ... task_id=K again (pack phase) ... step=merge
 Rerunning any of them after an interruption continues where it stopped.
 """
 
@@ -17,20 +19,20 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from data_prep.config import PrepConfig
+from data_prep.config import PrepConfig, Step
 from data_prep.merge import merge_tasks
 from data_prep.shards import write_atomic
 from data_prep.sources import check_source
 from data_prep.task import TaskContext, run_task
 from data_prep.tokenizer_step import prepare_tokenizer
-from openpretrain.errors import UserError
+from openpretrain.errors import ConfigError, UserError
 from openpretrain.manifest import Manifest, token_dtype_for
 
 log = logging.getLogger(__name__)
 
 WORK_DIR_NAME = "_prep"  # per-task checkpoints and completion markers live here
 # Keys that change how a run executes but not what it produces: free to differ between reruns.
-EXECUTION_KEYS = ("out_dir", "task_id", "merge", "num_workers", "progress", "report")
+EXECUTION_KEYS = ("out_dir", "task_id", "step", "num_workers", "progress", "report", "keep_intermediate")
 
 
 def run_prep(cfg: PrepConfig, raw_cfg: DictConfig) -> Manifest | None:
@@ -41,19 +43,59 @@ def run_prep(cfg: PrepConfig, raw_cfg: DictConfig) -> Manifest | None:
     os.makedirs(work_dir, exist_ok=True)
     resolved = OmegaConf.to_container(raw_cfg, resolve=True)
     _check_same_run(work_dir, resolved)
-    if cfg.merge:
+    two_pass = whole_run_dedup(cfg)
+    if cfg.step == Step.merge:
         return _finish(cfg, out_dir, work_dir, resolved)
-    tok, tok_path, tok_info = prepare_tokenizer(cfg, out_dir)
-    ctx = TaskContext(out_dir=out_dir, work_dir=work_dir, tokenizer_path=tok_path, eos_id=tok_info.eos_id,
-                      token_dtype=token_dtype_for(tok_info.vocab_size))
-    task_ids = range(cfg.num_tasks) if cfg.task_id is None else [cfg.task_id]
-    with tqdm(total=cfg.max_docs, disable=not cfg.progress, unit="doc", desc="data_prep") as bar:
-        for task_id in task_ids:
-            run_task(cfg, ctx, task_id, progress=bar)
+    if not two_pass and cfg.step in (Step.filter, Step.dedup):
+        raise ConfigError("step", f"{cfg.step.value} only applies with pipeline.dedup.exact or .near enabled")
+    task_ids = list(range(cfg.num_tasks)) if cfg.task_id is None else [cfg.task_id]
+    if cfg.step == Step.dedup:
+        _dedup(cfg, work_dir)
+        return None
+    ctx = _context(cfg, out_dir, work_dir)
+    if two_pass:
+        from data_prep.filter_task import run_filter_task
+        from data_prep.two_pass import dedup_done, pack_task
+    if two_pass and cfg.step in (Step.all, Step.filter):
+        _run_phase("filter", task_ids, cfg, lambda t, bar: run_filter_task(cfg, ctx, t, bar))
+        if cfg.step == Step.filter or (cfg.task_id is not None and not dedup_done(work_dir)):
+            print(f"filter phase done for task(s) {task_ids}; next: step=dedup once every task got here")
+            return None
+        _dedup(cfg, work_dir)
+    if two_pass:
+        _run_phase("pack", task_ids, cfg, lambda t, bar: pack_task(cfg, ctx, t, bar))
+    else:
+        _run_phase("pack", task_ids, cfg, lambda t, bar: run_task(cfg, ctx, t, bar))
     if cfg.task_id is None:
         return _finish(cfg, out_dir, work_dir, resolved)
-    print(f"task {cfg.task_id}/{cfg.num_tasks} done; run the merge with merge=true when all tasks are done")
+    print(f"task {cfg.task_id}/{cfg.num_tasks} done; run step=merge when all tasks are done")
     return None
+
+
+def _context(cfg: PrepConfig, out_dir: str, work_dir: str) -> TaskContext:
+    _, tok_path, tok_info = prepare_tokenizer(cfg, out_dir)
+    return TaskContext(out_dir=out_dir, work_dir=work_dir, tokenizer_path=tok_path, eos_id=tok_info.eos_id,
+                       token_dtype=token_dtype_for(tok_info.vocab_size))
+
+
+def _run_phase(name: str, task_ids: list[int], cfg: PrepConfig, run_one) -> None:
+    total = cfg.max_docs if name == "filter" or not whole_run_dedup(cfg) else None
+    with tqdm(total=total, disable=not cfg.progress, unit="doc", desc=f"data_prep {name}") as bar:
+        for task_id in task_ids:
+            run_one(task_id, bar)
+
+
+def whole_run_dedup(cfg: PrepConfig) -> bool:
+    """Exact or near dedup across the whole run needs the two-phase execution (data_prep/two_pass.py)."""
+    return bool(cfg.pipeline.dedup.exact or cfg.pipeline.dedup.near)
+
+
+def _dedup(cfg: PrepConfig, work_dir: str) -> None:
+    from data_prep.two_pass import run_dedup_step
+
+    removed = run_dedup_step(cfg, work_dir)
+    if removed:
+        print(f"dedup: removing {sum(removed.values())} documents ({removed})")
 
 
 def _finish(cfg: PrepConfig, out_dir: str, work_dir: str, resolved: dict[str, Any]) -> Manifest:

@@ -7,7 +7,7 @@ so the output does not depend on the number of workers.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,24 +60,28 @@ class ChunkResult:
     lengths_in: Counter = field(default_factory=Counter)
 
 
-class ChunkProcessor:
+def filter_records(records: Iterable[RawRecord], cfg: PrepConfig, stages: list[DocStage],
+                   stats: Stats, lengths_in: Counter) -> list[Document]:
+    """Records -> documents that passed every stage; the length histogram is taken before the stages."""
+
+    def entering():
+        for doc in to_documents(records, cfg.source, stats):
+            lengths_in[length_bin(len(doc.text))] += 1
+            yield doc
+
+    return list(run_stages(entering(), stages, stats))
+
+
+class Tokenize:
+    """Documents -> ProcessedDocs (tokens + EOS in the manifest dtype, train/val split decided)."""
+
     def __init__(self, cfg: PrepConfig, tokenizer_path: str, eos_id: int, dtype: str) -> None:
         self.cfg = cfg
-        self.stages = build_doc_stages(cfg)
         self.tokenizer = Tokenizer.from_file(tokenizer_path)
         self.eos = np.array([eos_id], dtype=dtype)
         self.dtype = dtype
 
-    def documents(self, records: Iterable[RawRecord], stats: Stats, lengths_in: Counter) -> Iterator[Document]:
-        """Documents that passed every stage; the input length histogram is taken before the stages."""
-        for doc in to_documents(records, self.cfg.source, stats):
-            lengths_in[length_bin(len(doc.text))] += 1
-            yield doc
-        # run_stages is applied by the caller so that rejections are counted in the same Stats
-
-    def __call__(self, records: list[RawRecord]) -> ChunkResult:
-        stats, lengths_in = Stats(), Counter()
-        docs = list(run_stages(self.documents(records, stats, lengths_in), self.stages, stats))
+    def __call__(self, docs: list[Document]) -> list[ProcessedDoc]:
         encodings = self.tokenizer.encode_batch_fast([d.text for d in docs], add_special_tokens=False)
         out = []
         for doc, enc in zip(docs, encodings):
@@ -87,4 +91,18 @@ class ChunkProcessor:
                 split=split_of(doc.id, self.cfg.val_fraction, self.cfg.seed),
                 n_bytes=len(doc.text.encode("utf-8")), chars=len(doc.text), tokens=tokens,
             ))
-        return ChunkResult(out, stats, lengths_in)
+        return out
+
+
+class ChunkProcessor:
+    """The one-pass unit of work (no whole-run dedup): raw records -> filtered, tokenized documents."""
+
+    def __init__(self, cfg: PrepConfig, tokenizer_path: str, eos_id: int, dtype: str) -> None:
+        self.cfg = cfg
+        self.stages = build_doc_stages(cfg)
+        self.tokenize = Tokenize(cfg, tokenizer_path, eos_id, dtype)
+
+    def __call__(self, records: list[RawRecord]) -> ChunkResult:
+        stats, lengths_in = Stats(), Counter()
+        docs = filter_records(records, self.cfg, self.stages, stats, lengths_in)
+        return ChunkResult(self.tokenize(docs), stats, lengths_in)

@@ -11,7 +11,8 @@ import json
 import os
 import pickle
 import re
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,7 +122,7 @@ class TaskState:
         return [shard for split in SPLITS for shard in self.writers[split].shards]
 
 
-def _chunks(records, size: int, start: int, limit: int | None, source):
+def chunked(records, size: int, start: int, limit: int | None, source):
     """Yield (chunk, source position after it, records consumed after it); stops at this task's limit."""
     chunk, consumed = [], start
     for record in records:
@@ -136,23 +137,53 @@ def _chunks(records, size: int, start: int, limit: int | None, source):
         yield chunk, source.state(), consumed
 
 
-def run_task(cfg: PrepConfig, ctx: TaskContext, task_id: int, progress: Any = None) -> dict[str, Any]:
+@dataclass
+class PackPlan:
+    """Where a packing task reads from and how each unit is processed.
+
+    One pass: the raw input through ChunkProcessor. After whole-run dedup: the filter phase's parts
+    through a processor that drops duplicates; the counters of the filter phase are the starting point.
+    """
+
+    source: Any
+    processor: Callable[..., Callable[[list], ChunkResult]]
+    processor_args: tuple
+    limit: int | None
+    initial_stats: Stats | None = None
+    initial_lengths_in: Counter | None = None
+
+
+def one_pass_plan(cfg: PrepConfig, ctx: TaskContext, task_id: int) -> PackPlan:
+    return PackPlan(
+        source=build_source(cfg.source, task_id, cfg.num_tasks),
+        processor=ChunkProcessor,
+        processor_args=(cfg, ctx.tokenizer_path, ctx.eos_id, ctx.token_dtype),
+        limit=task_limit(cfg.max_docs, task_id, cfg.num_tasks),
+    )
+
+
+def run_task(cfg: PrepConfig, ctx: TaskContext, task_id: int, progress: Any = None,
+             plan: PackPlan | None = None) -> dict[str, Any]:
     """Run (or finish) task ``task_id``; return its result (also written as the completion marker)."""
     marker = done_marker(ctx.work_dir, task_id)
     if os.path.exists(marker):
         with open(marker, encoding="utf-8") as fh:
             return json.load(fh)
+    plan = plan or one_pass_plan(cfg, ctx, task_id)
+    os.makedirs(task_dir(ctx.work_dir, task_id), exist_ok=True)
     remove_stale_temps(ctx, task_id)
     checkpoint = os.path.join(task_dir(ctx.work_dir, task_id), "state.pkl")
     state = TaskState(cfg, ctx, task_id)
     if os.path.exists(checkpoint):
         with open(checkpoint, "rb") as fh:
             state.load(fh.read())
+    else:
+        state.stats.merge(plan.initial_stats or Stats())
+        state.provenance.lengths_in.update(plan.initial_lengths_in or Counter())
     if progress is not None:
         progress.update(state.consumed)
-    limit = task_limit(cfg.max_docs, task_id, cfg.num_tasks)
-    if limit is None or state.consumed < limit:
-        _process(cfg, ctx, task_id, state, limit, checkpoint, progress)
+    if plan.limit is None or state.consumed < plan.limit:
+        _process(cfg, plan, state, checkpoint, progress)
     shards = state.finish()
     result = {"task_id": task_id, "stats": state.stats.to_dict(), "provenance": state.provenance.to_dict(),
               "shards": [vars(s) for s in shards]}
@@ -162,19 +193,17 @@ def run_task(cfg: PrepConfig, ctx: TaskContext, task_id: int, progress: Any = No
     return result
 
 
-def _process(cfg: PrepConfig, ctx: TaskContext, task_id: int, state: TaskState, limit: int | None,
-             checkpoint: str, progress: Any) -> None:
-    source = build_source(cfg.source, task_id, cfg.num_tasks)
-    records = source.records(state.source_state)
+def _process(cfg: PrepConfig, plan: PackPlan, state: TaskState, checkpoint: str, progress: Any) -> None:
+    records = plan.source.records(state.source_state)
     positions: deque = deque()
 
     def units():
-        for chunk, source_state, consumed in _chunks(records, cfg.chunk_docs, state.consumed, limit, source):
+        for chunk, source_state, consumed in chunked(records, cfg.chunk_docs, state.consumed, plan.limit,
+                                                     plan.source):
             positions.append((source_state, consumed))
             yield chunk
 
-    processor_args = (cfg, ctx.tokenizer_path, ctx.eos_id, ctx.token_dtype)
-    for result in ordered_map(ChunkProcessor, processor_args, units(), cfg.num_workers):
+    for result in ordered_map(plan.processor, plan.processor_args, units(), cfg.num_workers):
         state.source_state, state.consumed = positions.popleft()
         wrote = state.absorb(result)
         if progress is not None:

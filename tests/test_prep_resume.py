@@ -37,9 +37,9 @@ def shard_count(out: Path) -> int:
     return len(list((out / "train").glob("shard-*.tar"))) if (out / "train").is_dir() else 0
 
 
-def run_and_kill_at(out: Path, min_shards: int) -> bool:
+def run_and_kill_at(out: Path, min_shards: int, args: list[str] = SMALL) -> bool:
     """Start a prep run, SIGKILL it once ``min_shards`` train shards exist; False if it finished first."""
-    proc = subprocess.Popen([sys.executable, "-m", "data_prep", f"out_dir={out}", *SMALL], cwd=REPO_ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "data_prep", f"out_dir={out}", *args], cwd=REPO_ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + KILL_TIMEOUT_S
     while proc.poll() is None and shard_count(out) < min_shards and time.monotonic() < deadline:
@@ -84,7 +84,7 @@ def test_tasks_then_merge_equals_one_command(tmp_path: Path) -> None:
     split_out, single_out = tmp_path / "split", tmp_path / "single"
     for task_id in (2, 0, 1):  # any order, as a Slurm array would run them
         assert prepare([f"out_dir={split_out}", *SMALL, "num_tasks=3", f"task_id={task_id}"]) is None
-    merged = prepare([f"out_dir={split_out}", *SMALL, "num_tasks=3", "merge=true"])
+    merged = prepare([f"out_dir={split_out}", *SMALL, "num_tasks=3", "step=merge"])
     prepare([f"out_dir={single_out}", *SMALL, "num_tasks=3"])
     assert digest_tree(split_out) == digest_tree(single_out)
     stats = merged.stats
@@ -99,6 +99,6 @@ def test_tasks_then_merge_equals_one_command(tmp_path: Path) -> None:
 def test_merge_before_all_tasks_is_a_clear_error(tmp_path: Path) -> None:
     out = tmp_path / "out"
     prepare([f"out_dir={out}", *SMALL, "num_tasks=2", "task_id=1"])
-    proc = subprocess.run([sys.executable, "-m", "data_prep", f"out_dir={out}", *SMALL, "num_tasks=2", "merge=true"],
+    proc = subprocess.run([sys.executable, "-m", "data_prep", f"out_dir={out}", *SMALL, "num_tasks=2", "step=merge"],
                           cwd=REPO_ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "1 of 2 tasks" in proc.stderr and "Traceback" not in proc.stderr
