@@ -52,7 +52,7 @@ def _load_all(files: Iterable[str | Path], cfg: DedupConfig) -> dict[str, np.nda
     order = np.argsort(ids, kind="stable")  # index order == id order, so "smallest index" == "smallest id"
     ids = ids[order]
     if len(ids) > 1 and (dup := np.nonzero(ids[1:] == ids[:-1])[0]).size:
-        raise UserError(f"dedup: document id {ids[dup[0]]!r} appears in more than one signature record")
+        raise UserError(f"dedup: document id {str(ids[dup[0]])!r} appears in more than one signature record")
     return {
         "ids": ids,
         "exact": np.concatenate([p["exact"] for p in parts])[order],

@@ -24,14 +24,16 @@ from data_prep.filters.config import PiiConfig
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
                     r"[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])")
 _IBAN = re.compile(r"(?<![\w])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![\w])")
-_CARD = re.compile(r"(?<![\w.+-])(?:\d[ -]?){12,18}\d(?![\w])")
+# 13-19 digits written as one run, in groups of four (4-4-4-4[-1..3]) or Amex style (4-6-5)
+_CARD = re.compile(r"(?<![\w.+-])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?"
+                   r"|\d{4}([ -])\d{6}\2\d{5})(?![\w-])")
 _SSN = re.compile(r"(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])")
 _PHONE = re.compile(
     r"(?<![\w+])(?:"
     r"\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}"  # international: +CC ...
     r"|\(\d{2,5}\)[ .-]?\d{3,4}[ .-]?\d{3,4}"  # national with area code in brackets: (555) 123-4567
     r"|\d{3}[.-]\d{3}[.-]\d{4}"  # North American: 555-123-4567
-    r"|0\d{1,4}[ /.-]\d{2,4}(?:[ .-]?\d{2,4}){1,3}"  # trunk prefix 0: 030 1234567, 020 7946 0958
+    r"|0\d{1,4}[ /]\d{2,4}(?: ?\d{2,4}){1,3}"  # trunk prefix 0: 030 1234567, 020 7946 0958
     r")(?![\w])"
 )
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]|\.\d)")

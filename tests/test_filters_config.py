@@ -1,0 +1,73 @@
+"""conf/pipeline presets load against the schema, agree with the dataclass defaults, and build their stages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+
+import pytest
+from omegaconf import OmegaConf
+
+from data_prep.config import PipelineConfig
+from data_prep.filters import build_stages
+from data_prep.filters.config import validate_filters
+from openpretrain.errors import ConfigError
+from tests.conftest import REPO_ROOT
+from tests.filter_texts import pipeline_config
+
+STAGE_SECTIONS = ("lang_id", "blocklist", "gopher_repetition", "gopher_quality", "c4", "fineweb", "decontam",
+                  "pii")
+
+
+@pytest.mark.parametrize("name", ["minimal", "web", "code"])
+def test_presets_validate(name: str) -> None:
+    validate_filters(pipeline_config(name))
+
+
+def test_minimal_has_no_stages_and_no_dedup() -> None:
+    cfg = pipeline_config("minimal")
+    assert build_stages(cfg) == []
+    assert not (cfg.dedup.exact or cfg.dedup.near)
+
+
+def test_web_yaml_equals_the_dataclass_defaults_apart_from_switches() -> None:
+    web = asdict(pipeline_config("web"))
+    defaults = asdict(PipelineConfig())
+    for section in STAGE_SECTIONS + ("dedup",):
+        for key, value in defaults[section].items():
+            if key in ("enabled", "exact", "near"):
+                continue
+            assert web[section][key] == value, f"{section}.{key}: web.yaml {web[section][key]!r} != {value!r}"
+    raw = OmegaConf.load(REPO_ROOT / "conf" / "pipeline" / "web.yaml")
+    assert set(raw.keys()) >= set(STAGE_SECTIONS)  # every stage spelled out in the published preset
+
+
+def test_stage_order() -> None:
+    cfg = pipeline_config("web")
+    assert [s.name for s in build_stages(cfg)] == ["lang_id", "gopher_repetition", "gopher_quality", "c4",
+                                                    "fineweb", "pii"]
+    assert [s.name for s in build_stages(pipeline_config("code"), removed={})] == ["pii", "dedup"]
+
+
+@pytest.mark.parametrize(
+    ("section", "change", "key"),
+    [
+        ("lang_id", {"min_score": 1.5}, "pipeline.lang_id.min_score"),
+        ("gopher_quality", {"min_words": 10, "max_words": 5}, "pipeline.gopher_quality.min_words"),
+        ("gopher_quality", {"min_alpha_words_ratio": -0.1}, "pipeline.gopher_quality.min_alpha_words_ratio"),
+        ("gopher_repetition", {"top_ngram_max_char_frac": {2: 2.0}},
+         "pipeline.gopher_repetition.top_ngram_max_char_frac.2"),
+        ("fineweb", {"max_short_lines": 3}, "pipeline.fineweb.max_short_lines"),
+        ("blocklist", {"enabled": True}, "pipeline.blocklist"),
+        ("pii", {"types": ["email", "passport"]}, "pipeline.pii.types"),
+        ("pii", {"placeholders": {"email": "<E>"}}, "pipeline.pii.placeholders"),
+        ("decontam", {"mode": "delete"}, "pipeline.decontam.mode"),
+        ("decontam", {"enabled": True}, "pipeline.decontam.eval_paths"),
+        ("dedup", {"bands": 0}, "pipeline.dedup.bands"),
+    ],
+)
+def test_bad_values_name_their_key(section: str, change: dict, key: str) -> None:
+    cfg = pipeline_config("web")
+    cfg = replace(cfg, **{section: replace(getattr(cfg, section), **change)})
+    with pytest.raises(ConfigError) as info:
+        validate_filters(cfg)
+    assert info.value.key == key
