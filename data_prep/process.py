@@ -18,6 +18,7 @@ from data_prep.accounting import length_bin
 from data_prep.clean import CleanStage
 from data_prep.config import PrepConfig
 from data_prep.document import DocStage, Document, Stats, run_stages
+from data_prep.filters import build_stages
 from data_prep.sources import RawRecord, to_documents
 
 HASH_SPACE = float(2**64)
@@ -25,13 +26,7 @@ HASH_SPACE = float(2**64)
 
 def build_doc_stages(cfg: PrepConfig) -> list[DocStage]:
     """Cleaning first, then the configured filter stages of ``data_prep.filters``."""
-    import data_prep.filters as filters
-
-    stages: list[DocStage] = [CleanStage(cfg.pipeline)]
-    build_filter_stages = getattr(filters, "build_stages", None)  # lands with the filter stages (issue 3)
-    if build_filter_stages is not None:
-        stages.extend(build_filter_stages(cfg.pipeline))
-    return stages
+    return [CleanStage(cfg.pipeline), *build_stages(cfg.pipeline)]
 
 
 def split_of(doc_id: str, val_fraction: float, seed: int) -> str:
