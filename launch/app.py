@@ -69,19 +69,18 @@ def _submit_train(cfg: LaunchConfig, raw: DictConfig, target: Target) -> int:
 
 
 def _submit_prep(cfg: LaunchConfig, raw: DictConfig, target: Target) -> int:
-    array, merge = slurm.render_prep(cfg, target)
+    scripts = slurm.render_prep(cfg, target)
     if cfg.dry_run:
-        submit_array = shlex.join(slurm.sbatch_argv(cfg, array))
-        submit_merge = (f"{shlex.quote(cfg.cluster.sbatch)} --parsable "
-                        f'--dependency=afterok:"${{PREP_JOB_ID%%;*}}" {shlex.quote(merge.path)}')
-        slurm.print_dry_run([array, merge], [f"PREP_JOB_ID=$({submit_array})", submit_merge])
+        slurm.print_dry_run(scripts, slurm.chained_submit_commands(cfg, scripts))
         return 0
-    slurm.save([array, merge], _saved_configs(raw, target), target.launch_dir)
-    array_id = slurm.submit(cfg, array, target.workdir)
-    merge_id = slurm.submit(cfg, merge, target.workdir, dependency=array_id)
-    print(array_id, merge_id, sep="\n", flush=True)
-    print(f"[launch] submitted data_prep array job {array_id} ({target.config.num_tasks} tasks) and merge "
-          f"job {merge_id} (afterok); scripts and logs in {target.launch_dir}", file=sys.stderr, flush=True)
+    slurm.save(scripts, _saved_configs(raw, target), target.launch_dir)
+    job_ids: list[str] = []
+    for script in scripts:
+        job_ids.append(slurm.submit(cfg, script, target.workdir, dependency=job_ids[-1] if job_ids else None))
+    print(*job_ids, sep="\n", flush=True)
+    chain = ", ".join(f"{script.name} {job_id}" for script, job_id in zip(scripts, job_ids))
+    print(f"[launch] submitted data_prep ({target.config.num_tasks} tasks) as {chain}, each afterok the one "
+          f"before; scripts and logs in {target.launch_dir}", file=sys.stderr, flush=True)
     return 0
 
 

@@ -23,6 +23,7 @@ _LINE_BREAK = " \\\n    "
 
 @dataclass
 class Script:
+    name: str  # train, or the data_prep stage
     path: str  # where it is saved (and submitted from)
     text: str
 
@@ -112,41 +113,74 @@ def render_train(cfg: LaunchConfig, target: Target) -> Script:
         nproc=torchrun.nproc_per_node(cfg), rdzv_port=cfg.launch.rdzv_port,
         cpus_per_task=c.cpus_per_task, requeue=c.requeue, torchrun=_node_torchrun(cfg, target),
     )
-    return Script(path=os.path.join(target.launch_dir, "train.sbatch"), text=text)
+    return Script(name="train", path=os.path.join(target.launch_dir, "train.sbatch"), text=text)
 
 
-def _prep_command(cfg: LaunchConfig, target: Target, extra: list[str]) -> str:
-    for key in ("task_id", "merge"):
+@dataclass(frozen=True)
+class PrepStage:
+    name: str
+    array: bool  # one data_prep task per array index
+    args: tuple[str, ...]  # appended to the user's data_prep overrides
+    comment: str
+
+
+_PER_TASK = ('task_id="$SLURM_ARRAY_TASK_ID"',)
+
+
+def prep_stages(target: Target) -> list[PrepStage]:
+    """The Slurm jobs of one data_prep run, each depending (afterok) on the one before."""
+    tasks = int(target.config.num_tasks)
+    merge = PrepStage("merge", False, ("step=merge",), "after every task succeeded: merge them and write the manifest")
+    dedup = target.config.pipeline.dedup
+    if not (dedup.exact or dedup.near):
+        return [PrepStage("prep", True, _PER_TASK, f"one data_prep task per array index ({tasks} tasks)"), merge]
+    return [  # whole-run dedup runs each task in two phases around one global step
+        PrepStage("filter", True, ("step=filter", *_PER_TASK), f"phase 1 of {tasks} tasks: filter, dedup signatures"),
+        PrepStage("dedup", False, ("step=dedup",), "cluster the signatures of every task (one job)"),
+        PrepStage("pack", True, ("step=pack", *_PER_TASK), f"phase 2 of {tasks} tasks: tokenize and pack what is kept"),
+        merge,
+    ]
+
+
+def _prep_command(cfg: LaunchConfig, target: Target, stage: PrepStage) -> str:
+    for key in ("task_id", "step"):
         if any(key_of(o) == key for o in target.overrides):
-            raise UserError(f"data_prep override {key}=... is set by launch on Slurm (array index / merge job); drop it")
-    return shlex.join([cfg.cluster.python, "-m", target.spec.module, *target.overrides]) + " " + " ".join(extra)
+            raise UserError(f"data_prep override {key}=... is set by launch for each Slurm job; drop it")
+    return " ".join([shlex.join([cfg.cluster.python, "-m", target.spec.module, *target.overrides]), *stage.args])
 
 
-def render_prep(cfg: LaunchConfig, target: Target) -> tuple[Script, Script]:
-    """The data_prep job array (one task per array index) and the merge job that writes the manifest."""
+def render_prep(cfg: LaunchConfig, target: Target) -> list[Script]:
+    """data_prep as a chain of jobs: task arrays (one task per index) and single steps, ending in the merge."""
     c, tasks = cfg.cluster, int(target.config.num_tasks)
     array = f"--array=0-{tasks - 1}" + (f"%{cfg.prep.max_parallel}" if cfg.prep.max_parallel else "")
     resources = ["--nodes=1", "--ntasks=1"] + ([f"--cpus-per-task={c.cpus_per_task}"] if c.cpus_per_task else [])
     behaviour = ["--requeue" if c.requeue else "--no-requeue"]  # finished shards are kept: a rerun continues
-    stages = (
-        ("prep", f"{c.job_name}-prep", "prep-%A_%a.out", [array],
-         f"one data_prep task per array index ({tasks} tasks)", ['task_id="$SLURM_ARRAY_TASK_ID"']),
-        ("merge", f"{c.job_name}-merge", "merge-%j.out", [],
-         "after every array task succeeded: merge the task outputs and write the manifest", ["merge=true"]),
-    )
     scripts = []
-    for name, job_name, log_name, own, comment, extra in stages:
-        options = _options(c, job_name, os.path.join(target.launch_dir, log_name), own + resources, behaviour)
+    for stage in prep_stages(target):
+        log_name = f"{stage.name}-%A_%a.out" if stage.array else f"{stage.name}-%j.out"
+        options = _options(c, f"{c.job_name}-{stage.name}", os.path.join(target.launch_dir, log_name),
+                           ([array] if stage.array else []) + resources, behaviour)
         text = _environment().get_template("prep.sbatch.j2").render(
-            sbatch_options=options, setup=c.setup, workdir=target.workdir, stage_comment=comment, stage_name=name,
-            command=_prep_command(cfg, target, extra))
-        scripts.append(Script(path=os.path.join(target.launch_dir, f"{name}.sbatch"), text=text))
-    return scripts[0], scripts[1]
+            sbatch_options=options, setup=c.setup, workdir=target.workdir, stage_comment=stage.comment,
+            stage_name=stage.name, command=_prep_command(cfg, target, stage))
+        scripts.append(Script(name=stage.name, path=os.path.join(target.launch_dir, f"{stage.name}.sbatch"), text=text))
+    return scripts
 
 
 def sbatch_argv(cfg: LaunchConfig, script: Script, dependency: str | None = None) -> list[str]:
     extra = [f"--dependency=afterok:{dependency}"] if dependency else []
     return [cfg.cluster.sbatch, "--parsable", *extra, script.path]
+
+
+def chained_submit_commands(cfg: LaunchConfig, scripts: list[Script]) -> list[str]:
+    """Shell lines that submit the scripts in order, each after the previous one succeeded (afterok)."""
+    lines, previous = [], None
+    for script in scripts:
+        variable = f"{script.name.upper()}_JOB_ID"
+        dependency = f' --dependency=afterok:"${{{previous}%%;*}}"' if previous else ""
+        lines.append(f"{variable}=$({shlex.quote(cfg.cluster.sbatch)} --parsable{dependency} {shlex.quote(script.path)})")
+        previous = variable
+    return lines
 
 
 def submit(cfg: LaunchConfig, script: Script, workdir: str, dependency: str | None = None) -> str:

@@ -98,7 +98,25 @@ def test_prep_submits_array_then_dependent_merge(slurm: dict) -> None:
                       ["--parsable", "--dependency=afterok:1001", str(out / "launch" / "merge.sbatch")]]
     prep = (out / "launch" / "prep.sbatch").read_text()
     assert "#SBATCH --array=0-2\n" in prep and 'num_tasks=3 task_id="$SLURM_ARRAY_TASK_ID"' in prep
-    assert "num_tasks=3 merge=true" in (out / "launch" / "merge.sbatch").read_text()
+    assert "num_tasks=3 step=merge" in (out / "launch" / "merge.sbatch").read_text()
+
+
+def test_prep_with_whole_run_dedup_is_a_four_job_chain(slurm: dict) -> None:
+    out = slurm["tmp"] / "data"
+    proc = _launch(slurm, "job=prep", "cluster=slurm", "--", f"out_dir={out}", "num_tasks=2",
+                   "pipeline.dedup.exact=true")
+    assert proc.stdout.split() == ["1001", "1002", "1003", "1004"]
+    sbatch = [c["args"] for c in fake.calls(slurm["state"])]
+    assert [Path(args[-1]).name for args in sbatch] == ["filter.sbatch", "dedup.sbatch", "pack.sbatch", "merge.sbatch"]
+    assert [args[1:-1] for args in sbatch] == [[], ["--dependency=afterok:1001"], ["--dependency=afterok:1002"],
+                                              ["--dependency=afterok:1003"]]
+
+
+def test_prep_step_and_task_id_belong_to_launch(slurm: dict) -> None:
+    proc = _launch(slurm, "job=prep", "cluster=slurm", "--", "out_dir={tmp}/data", "num_tasks=2", "task_id=1",
+                   check=False)
+    assert proc.returncode == 2 and "task_id=... is set by launch" in proc.stderr
+    assert fake.calls(slurm["state"]) == []
 
 
 def test_rejected_submission_is_one_clear_line(slurm: dict) -> None:

@@ -109,18 +109,21 @@ def test_bare_torchrun_on_two_nodes(tmp_path: Path, prepared_dir: Path) -> None:
     assert last["step"] == 3 and last["data_position"] == 3 * MICRO * 2
 
 
-def test_data_prep_array_and_merge_on_slurm(tmp_path: Path) -> None:
+def test_data_prep_job_chain_on_slurm(tmp_path: Path) -> None:
+    """With whole-run dedup: filter array -> dedup -> pack array -> merge, each afterok the one before."""
     state, out = tmp_path / "slurm", tmp_path / "data"
     fake.install(tmp_path / "bin", state)
     ids = run_module("launch", "job=prep", "cluster=slurm", "--", f"out_dir={out}", "num_tasks=2", "max_docs=80",
                      "seq_len=64", "tokenizer.vocab_size=300", "samples_per_shard=64", "progress=false",
-                     env=fake.environment(tmp_path / "bin", state)).stdout.split()
-    assert fake.wait_done(state, ids[1], timeout=120) == 0
+                     "report=false", "pipeline.dedup.exact=true", env=fake.environment(tmp_path / "bin", state)
+                     ).stdout.split()
+    assert len(ids) == 4
+    assert fake.wait_done(state, ids[-1], timeout=180) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["shards"] and (out / "tokenizer.json").exists()
-    for task in (0, 1):
-        assert f"task {task}/2 done" in (out / "launch" / f"prep-{ids[0]}_{task}.out").read_text()
-
+    for stage, job_id in zip(("filter", "pack"), (ids[0], ids[2])):
+        for task in (0, 1):
+            assert (out / "launch" / f"{stage}-{job_id}_{task}.out").exists()
 
 def test_slurm_sigterm_saves_and_stops_without_requeue(tmp_path: Path, prepared_dir: Path) -> None:
     """scancel / preemption: SIGTERM is forwarded, training saves and exits 0; Slurm (not we) requeues."""
