@@ -79,14 +79,37 @@ def _ip_ok(match: str) -> bool:
         return False
 
 
-# type -> [(pattern, validity check)], applied in this order
-_DETECTORS: dict[str, list[tuple[re.Pattern, Callable[[str], bool] | None]]] = {
-    "email": [(_EMAIL, None)],
-    "iban": [(_IBAN, iban_valid)],
-    "credit_card": [(_CARD, _card_ok)],
-    "ssn": [(_SSN, None)],
-    "ip": [(_IPV6, _ip_ok), (_IPV4, _ip_ok)],
-    "phone": [(_PHONE, _phone_ok)],
+# Cheap tests that must hold before a pattern can match; most documents fail them and skip the scan.
+_TWO_DIGITS = re.compile(r"\d\d")
+_HEX_COLON = re.compile(r"[0-9A-Fa-f]:[0-9A-Fa-f:]")
+_DIGIT_DOT = re.compile(r"\d\.\d")
+
+
+def _has_at(text: str) -> bool:
+    return "@" in text
+
+
+def _has_digits(text: str) -> bool:
+    return _TWO_DIGITS.search(text) is not None
+
+
+def _has_digit_dot(text: str) -> bool:
+    return "." in text and _DIGIT_DOT.search(text) is not None
+
+
+def _has_hex_colon(text: str) -> bool:
+    return ":" in text and _HEX_COLON.search(text) is not None
+
+
+Check = Callable[[str], bool]
+# type -> [(precondition on the whole text, pattern, validity check of a match)], applied in this order
+_DETECTORS: dict[str, list[tuple[Check, re.Pattern, Check | None]]] = {
+    "email": [(_has_at, _EMAIL, None)],
+    "iban": [(_has_digits, _IBAN, iban_valid)],
+    "credit_card": [(_has_digits, _CARD, _card_ok)],
+    "ssn": [(_has_digits, _SSN, None)],
+    "ip": [(_has_hex_colon, _IPV6, _ip_ok), (_has_digit_dot, _IPV4, _ip_ok)],
+    "phone": [(_has_digits, _PHONE, _phone_ok)],
 }
 
 
@@ -95,14 +118,16 @@ class PiiScrubber:
 
     def __init__(self, cfg: PiiConfig) -> None:
         self.cfg = cfg
-        self.steps = [(kind, pattern, check, cfg.placeholders[kind])
+        self.steps = [(kind, gate, pattern, check, cfg.placeholders[kind])
                       for kind, detectors in _DETECTORS.items() if kind in cfg.types
-                      for pattern, check in detectors]
+                      for gate, pattern, check in detectors]
 
     def scrub(self, text: str) -> tuple[str, dict[str, int]]:
         """(text with placeholders, matches per type)."""
         counts: dict[str, int] = {}
-        for kind, pattern, check, placeholder in self.steps:
+        for kind, gate, pattern, check, placeholder in self.steps:
+            if not gate(text):
+                continue
             found = 0
 
             def substitute(match: re.Match, check=check, placeholder=placeholder) -> str:
