@@ -2,9 +2,10 @@
 
 Two kinds, both real DeepSpeed checkpoints on CPU:
 - ``trained_run``: ``python -m train`` for a few steps with ZeRO-3 (the format as train writes it);
-- ``stage_runs``: one run per ZeRO stage 0-3, made in one subprocess (``python -m tests.interop_helpers``)
-  through train's build_model / build_engine / checkpoint.save, with the engine's own gathered weights
-  saved next to them as ``reference.safetensors`` so consolidation can be checked bit for bit.
+- ``stage_runs``: one run per ZeRO stage 0-3 (fp32) plus bf16 runs of stages 0 and 2, made in one
+  subprocess (``python -m tests.interop_helpers``) through train's build_model / build_engine /
+  checkpoint.save, with the engine's own gathered weights (in the training dtype) saved next to them as
+  ``reference.safetensors`` so consolidation can be checked bit for bit.
 Test modules import the fixtures from here (``from tests.interop_helpers import ...  # noqa: F401``).
 """
 
@@ -26,7 +27,10 @@ MODEL_OVERRIDES = ["model.dim=64", "model.n_layers=2", "model.n_heads=4", "model
                    "model.ffn_dim=128", "model.max_seq_len=128", "model.pad_vocab_to=192"]
 TRAIN_OVERRIDES = ["max_steps=2", "checkpoint_every=2", "eval_every=2", "eval_batches=1", "micro_batch_size=4",
                    "logger.mode=disabled", "data.num_workers=0", "optim.warmup_steps=1", *MODEL_OVERRIDES]
-STAGES = (0, 1, 2, 3)
+# name -> (ZeRO stage, precision); "zero1" also ties the embeddings (the tied export path).
+RUNS = {"zero0": (0, "fp32"), "zero1": (1, "fp32"), "zero2": (2, "fp32"), "zero3": (3, "fp32"),
+        "zero0_bf16": (0, "bf16"), "zero2_bf16": (2, "bf16")}
+TIED = "zero1"
 PADDED_VOCAB = 576
 FAILED = "FAILED.txt"
 
@@ -48,20 +52,20 @@ def trained_run(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="session")
-def stage_runs(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
-    """One run dir per ZeRO stage; stage 1 ties the embeddings (the tied export path)."""
+def stage_runs(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One run dir per entry of RUNS."""
     if "stage_runs" not in _MADE:
         root = tmp_path_factory.mktemp("stages")
         run_module("tests.interop_helpers", str(prepared_dir), str(root))
-        _MADE["stage_runs"] = {stage: root / f"zero{stage}" for stage in STAGES}
+        _MADE["stage_runs"] = {name: root / name for name in RUNS}
     return _MADE["stage_runs"]
 
 
-def stage_run(stage_runs: dict[int, Path], stage: int) -> Path:
-    """The run of one stage; fails the calling test with the traceback if making it failed."""
-    run = stage_runs[stage]
+def stage_run(stage_runs: dict[str, Path], name: str) -> Path:
+    """One run of RUNS; fails the calling test with the traceback if making it failed."""
+    run = stage_runs[name]
     if (run / FAILED).exists():
-        pytest.fail(f"making the ZeRO-{stage} run with train's engine failed:\n{(run / FAILED).read_text()}")
+        pytest.fail(f"making the {name} run with train's engine failed:\n{(run / FAILED).read_text()}")
     return run
 
 
@@ -74,30 +78,32 @@ def make_incomplete_copy(run_dir: Path, tag: str, new_tag: str) -> Path:
     return dst
 
 
-def _compose(data_dir: str, run_dir: str, stage: int):
+def _compose(data_dir: str, run_dir: str, name: str):
     from hydra import compose, initialize_config_dir
 
     from openpretrain.cli import CONFIG_PATH
     from train.config import register
 
     register()
-    overrides = [f"data.path={data_dir}", f"run_dir={run_dir}", f"deepspeed=zero{stage}", *TRAIN_OVERRIDES,
+    stage, precision = RUNS[name]
+    overrides = [f"data.path={data_dir}", f"run_dir={run_dir}", f"deepspeed=zero{stage}",
+                 f"deepspeed.precision={precision}", *TRAIN_OVERRIDES,
                  # A large init spreads the logits, so greedy parity is not decided by float noise.
-                 "model.init_std=0.3", f"model.tie_embeddings={str(stage == 1).lower()}"]
+                 "model.init_std=0.3", f"model.tie_embeddings={str(name == TIED).lower()}"]
     with initialize_config_dir(config_dir=CONFIG_PATH, version_base="1.3"):
         return compose(config_name="train", overrides=overrides)
 
 
 def _gathered_state(engine) -> dict:
-    """The engine's full fp32 weights (ZeRO-3 gathers its partitions)."""
+    """The engine's full weights in the training dtype (ZeRO-3 gathers its partitions)."""
     import deepspeed
 
     params = list(engine.module.parameters())
     with deepspeed.zero.GatheredParameters(params, enabled=engine.zero_optimization_stage() == 3):
-        return {k: v.detach().float().clone() for k, v in engine.module.state_dict().items()}
+        return {k: v.detach().clone() for k, v in engine.module.state_dict().items()}
 
 
-def make_stage_run(data_dir: str, run_dir: str, stage: int, env) -> None:
+def make_stage_run(data_dir: str, run_dir: str, name: str, env) -> None:
     """Two optimizer steps on real batches, then a checkpoint saved exactly as the training loop saves it."""
     import dataclasses
 
@@ -111,7 +117,7 @@ def make_stage_run(data_dir: str, run_dir: str, stage: int, env) -> None:
     from train.loop import build_model
     from train.resume import TrainState, client_states, seed_everything
 
-    raw = _compose(data_dir, run_dir, stage)
+    raw = _compose(data_dir, run_dir, name)
     cfg = to_object(raw)
     seed_everything(cfg.seed)
     model = build_model(cfg, data_info(cfg))
@@ -138,14 +144,14 @@ def main(data_dir: str, out_root: str) -> None:
     from train.engine import init_distributed
 
     env = init_distributed()
-    for stage in STAGES:
-        run_dir = os.path.join(out_root, f"zero{stage}")
+    for name in RUNS:
+        run_dir = os.path.join(out_root, name)
         try:
-            make_stage_run(data_dir, run_dir, stage, env)
+            make_stage_run(data_dir, run_dir, name, env)
         except Exception:  # noqa: BLE001 - one broken stage must not hide the others; its test reports it
             os.makedirs(run_dir, exist_ok=True)
             Path(run_dir, FAILED).write_text(traceback.format_exc())
-    print(json.dumps({"stages": list(STAGES)}))
+    print(json.dumps({"runs": list(RUNS)}))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def test_cli_on_val_shards_matches_the_training_loop_eval(trained_run, tmp_path)
 
 
 def test_text_file_bits_per_byte(stage_runs, tmp_path):  # noqa: F811
-    run = stage_run(stage_runs, 2)
+    run = stage_run(stage_runs, "zero2")
     path = tmp_path / "sample.txt"
     path.write_text(TEXT, encoding="utf-8")
     loaded = load_run(str(run))
@@ -58,7 +58,7 @@ def test_text_rows_score_every_token_once():
 
 
 def test_bad_input(stage_runs, prepared_dir, tmp_path):  # noqa: F811
-    run = str(stage_run(stage_runs, 2))
+    run = str(stage_run(stage_runs, "zero2"))
     other = tmp_path / "other_data"  # the same shards, recorded as made with another tokenizer
     other.mkdir()
     (other / "val").symlink_to(prepared_dir / "val")

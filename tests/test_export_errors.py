@@ -44,7 +44,7 @@ def test_half_written_checkpoint(trained_run):  # noqa: F811
 
 def test_run_without_a_complete_checkpoint(stage_runs, tmp_path):  # noqa: F811
     run = tmp_path / "run"
-    shutil.copytree(stage_run(stage_runs, 2), run)
+    shutil.copytree(stage_run(stage_runs, "zero2"), run)
     (run / "checkpoints" / "step_2" / "COMPLETE").unlink()
     with pytest.raises(UserError, match="no complete checkpoint in"):
         resolve_checkpoint(str(run))
@@ -53,7 +53,7 @@ def test_run_without_a_complete_checkpoint(stage_runs, tmp_path):  # noqa: F811
 @pytest.mark.parametrize("vocab_size", [300, 700])
 def test_tokenizer_that_does_not_fit_the_model(stage_runs, tmp_path, vocab_size):  # noqa: F811
     tokenizer = _tokenizer(tmp_path / "other.json", vocab_size)
-    run = str(stage_run(stage_runs, 2))
+    run = str(stage_run(stage_runs, "zero2"))
     message = r"has \d+ tokens .* but the model has 576 embedding rows: it is not the tokenizer"
     with pytest.raises(UserError, match=message):
         load_run(run, tokenizer=tokenizer)

@@ -16,7 +16,7 @@ from train.load import load_run
 
 @pytest.fixture(scope="module")
 def loaded(stage_runs):  # noqa: F811
-    return load_run(str(stage_run(stage_runs, 2)))
+    return load_run(str(stage_run(stage_runs, "zero2")))
 
 
 def test_kv_cache_matches_full_recomputation(loaded):
@@ -64,7 +64,7 @@ def test_generation_stops_at_eos_and_respects_max_seq_len(loaded):
 
 
 def test_run_decodes_text(stage_runs):  # noqa: F811
-    results = run(GenerateConfig(checkpoint=str(stage_run(stage_runs, 2)), prompt="def main", max_new_tokens=8,
+    results = run(GenerateConfig(checkpoint=str(stage_run(stage_runs, "zero2")), prompt="def main", max_new_tokens=8,
                                  num_samples=2, seed=1))
     assert len(results) == 2 and all(isinstance(r["completion"], str) and r["tokens"] for r in results)
 
