@@ -21,6 +21,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import hydra
 from hydra.core.config_store import ConfigStore
@@ -28,6 +29,10 @@ from omegaconf import MISSING, DictConfig
 
 from openpretrain.cli import CONFIG_PATH, report_user_errors, to_object
 from openpretrain.errors import ConfigError, UserError, require
+
+if TYPE_CHECKING:
+    from train.load import RunTokenizer
+    from train.model import ModelArgs
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +80,7 @@ def hf_name(name: str) -> str:
     return name if name.startswith("lm_head.") else f"model.{name}"
 
 
-def hf_config(args, tok, dtype: str) -> dict:
+def hf_config(args: ModelArgs, tok: RunTokenizer, dtype: str) -> dict:
     theta = float(args.rope_theta)
     return {
         "architectures": ["LlamaForCausalLM"],
@@ -106,7 +111,7 @@ def hf_config(args, tok, dtype: str) -> dict:
     }
 
 
-def generation_config(args, tok) -> dict:
+def generation_config(args: ModelArgs, tok: RunTokenizer) -> dict:
     return {
         "bos_token_id": tok.bos_id,
         "eos_token_id": tok.eos_id,
@@ -115,7 +120,7 @@ def generation_config(args, tok) -> dict:
     }
 
 
-def tokenizer_config(args, tok) -> dict:
+def tokenizer_config(args: ModelArgs, tok: RunTokenizer) -> dict:
     return {
         "tokenizer_class": "PreTrainedTokenizerFast",
         "eos_token": tok.token(tok.eos_id),

@@ -44,10 +44,6 @@ class Checkpoint:
     def path(self) -> str:
         return self.ref.path
 
-    @property
-    def run_dir(self) -> str:
-        return os.path.dirname(self.ref.root)
-
 
 def resolve_checkpoint(path: str) -> ckpt.CheckpointRef:
     """A run dir (its newest complete checkpoint), its ``checkpoints`` dir, or one ``step_N`` dir."""
