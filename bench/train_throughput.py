@@ -293,7 +293,8 @@ def run_baseline(args: argparse.Namespace, env, peak: float | None, flops: float
 
 def _release(engine) -> None:  # noqa: ANN001
     """Free one path's memory before the next; peak stats restart so each path reports its own."""
-    engine.destroy() if hasattr(engine, "destroy") else None
+    if hasattr(engine, "destroy"):
+        engine.destroy()
     del engine
     gc.collect()
     if torch.cuda.is_available():
