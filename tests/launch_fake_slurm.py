@@ -8,7 +8,7 @@ FAKE_SLURM_DIR=state_dir. Every call is recorded in ``state_dir/calls.jsonl``.
   file, ``--array`` tasks one after another). A job that called ``scontrol requeue`` on itself runs again
   with SLURM_RESTART_COUNT+1, as Slurm would start it in a new allocation. ``jobs/ID/pid`` holds the
   batch shell's pid (the target of ``--signal=B:...``), ``jobs/ID/done`` its final exit status.
-- ``srun`` starts one process per task, each in its own process group (like slurmstepd) with
+- ``srun`` starts one process per task (``--output`` per task as submitit asks), each in its own process group (like slurmstepd) with
   SLURM_NODEID / SLURM_PROCID, and forwards SIGUSR1/SIGTERM/SIGINT to those process groups.
 - ``scontrol show hostnames [LIST]`` and ``scontrol requeue ID``.
 FAKE_SBATCH_HOLD=1 only records submissions; FAKE_SBATCH_FAIL=msg makes sbatch fail like a rejected job.
@@ -109,6 +109,8 @@ def _allocation_env(job_id: str, opts: dict[str, str], restarts: int, array_inde
            "SLURM_SUBMIT_DIR": os.getcwd(), "SLURM_JOB_NAME": opts.get("job-name", "job")}
     if "cpus-per-task" in opts:
         env["SLURM_CPUS_PER_TASK"] = opts["cpus-per-task"]
+    if "ntasks-per-node" in opts:
+        env["SLURM_NTASKS_PER_NODE"] = opts["ntasks-per-node"]
     if restarts:
         env["SLURM_RESTART_COUNT"] = str(restarts)
     if array_index is not None:
@@ -154,25 +156,44 @@ def run_job(job_id: str) -> None:
     (job_dir / "done").write_text(str(status))
 
 
-def _flag(args: list[str], name: str, default: str) -> str:
-    for arg in args:
-        if arg.startswith(f"--{name}="):
-            return arg.split("=", 1)[1]
-    return default
+_VALUE_OPTIONS = {"--output", "--error", "-o", "-e"}  # srun options whose value is the next argument
+
+
+def _split_srun_args(args: list[str]) -> tuple[dict[str, str], list[str]]:
+    """srun options (``--key=value``, ``--key value`` or flags) and the command after them."""
+    options, i = {}, 0
+    while i < len(args) and args[i].startswith("-"):
+        if args[i] in _VALUE_OPTIONS:
+            options[args[i].lstrip("-")], i = args[i + 1], i + 2
+            continue
+        key, _, value = args[i].lstrip("-").partition("=")
+        options[key], i = value, i + 1
+    return options, args[i:]
+
+
+def _task_output(options: dict[str, str], rank: int) -> int | None:
+    path = options.get("output") or options.get("o")
+    if not path:
+        return None  # inherit the batch script's output
+    job_id = os.environ.get("SLURM_JOB_ID", "0")
+    for pattern, value in (("%A", os.environ.get("SLURM_ARRAY_JOB_ID", job_id)),
+                           ("%a", os.environ.get("SLURM_ARRAY_TASK_ID", "0")), ("%j", job_id), ("%t", str(rank))):
+        path = path.replace(pattern, value)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
 
 def srun(args: list[str]) -> int:
     _record("srun", args)
-    cut = next(i for i, a in enumerate(args) if not a.startswith("-"))
-    options, command = args[:cut], args[cut:]
-    nodes = int(_flag(options, "nodes", os.environ.get("SLURM_JOB_NUM_NODES", "1")))
-    per_node = int(_flag(options, "ntasks-per-node", "1"))
-    ntasks = int(_flag(options, "ntasks", str(nodes * per_node)))
+    options, command = _split_srun_args(args)
+    nodes = int(options.get("nodes", os.environ.get("SLURM_JOB_NUM_NODES", "1")))
+    per_node = int(options.get("ntasks-per-node", os.environ.get("SLURM_NTASKS_PER_NODE", "1")))
+    ntasks = int(options.get("ntasks", str(nodes * per_node)))
     tasks = []
     for rank in range(ntasks):
         env = {**os.environ, "SLURM_NODEID": str(rank // per_node), "SLURM_PROCID": str(rank),
                "SLURM_LOCALID": str(rank % per_node), "SLURM_NTASKS": str(ntasks), "SLURM_STEP_ID": "0"}
-        tasks.append(subprocess.Popen(command, env=env, start_new_session=True))
+        out = _task_output(options, rank)
+        tasks.append(subprocess.Popen(command, env=env, start_new_session=True, stdout=out, stderr=out))
 
     def forward(signum: int, _frame: object) -> None:
         for task in tasks:

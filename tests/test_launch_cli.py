@@ -149,14 +149,20 @@ def test_slurm_sweep_submits_one_job_per_combination(slurm: dict) -> None:
     assert sorted(nodes_and_seed) == [(1, 1), (1, 2), (2, 1), (2, 2)]
 
 
-def test_submitit_launcher_runs_the_sweep(slurm: dict) -> None:
-    """hydra-submitit-launcher carries the job overrides (submitit_local here; submitit_slurm on a cluster)."""
+def test_submitit_slurm_sweep_on_two_nodes(slurm: dict) -> None:
+    """hydra/launcher=submitit_slurm: each job's two node tasks run launch, which reads its node rank from Slurm."""
     sweep = slurm["tmp"] / "sweep"
-    _launch(slurm, "-m", "hydra/launcher=submitit_local", "dry_run=true", "check_paths=false",
-            f"hydra.sweep.dir={sweep}", "--", "data.path=/d", "run_dir={run}", "seed=1,2")
-    logs = "".join(p.read_text() for p in sweep.glob(".submitit/*/*_log.out"))
+    env = {**slurm["env"], "FAKE_SBATCH_HOLD": ""}  # submitit waits for its jobs: let the fake run them
+    run_module("launch", "-m", "hydra/launcher=submitit_slurm", "hydra.launcher.nodes=2",
+               "hydra.launcher.tasks_per_node=1", "hydra.launcher.gpus_per_node=0", f"hydra.sweep.dir={sweep}",
+               "launch.slurm_env=true", "dry_run=true", "check_paths=false", "--", "data.path=/d",
+               f"run_dir={slurm['run']}", "seed=1,2", env=env, timeout=120)
     for number, seed in ((0, 1), (1, 2)):
-        assert f"-m train data.path=/d seed={seed} run_dir={slurm['run']}/{number}" in logs
+        for node in (0, 1):
+            [log] = sweep.glob(f".submitit/*_{number}/*_{number}_{node}_log.out")
+            assert (f"--nnodes=2 --node-rank={node} --rdzv-backend=c10d --rdzv-endpoint=127.0.0.1:29500"
+                    in log.read_text())
+            assert f"-m train data.path=/d seed={seed} run_dir={slurm['run']}/{number}" in log.read_text()
 
 
 def test_slurm_env_takes_the_rendezvous_from_the_allocation(slurm: dict) -> None:
