@@ -8,8 +8,9 @@ FAKE_SLURM_DIR=state_dir. Every call is recorded in ``state_dir/calls.jsonl``.
   file, ``--array`` tasks one after another). A job that called ``scontrol requeue`` on itself runs again
   with SLURM_RESTART_COUNT+1, as Slurm would start it in a new allocation. ``jobs/ID/pid`` holds the
   batch shell's pid (the target of ``--signal=B:...``), ``jobs/ID/done`` its final exit status.
-- ``srun`` starts one process per task (``--output`` per task as submitit asks), each in its own process group (like slurmstepd) with
-  SLURM_NODEID / SLURM_PROCID, and forwards SIGUSR1/SIGTERM/SIGINT to those process groups.
+- ``srun`` starts one process per task, each in its own process group (like slurmstepd) with
+  SLURM_NODEID / SLURM_PROCID (and its own ``--output`` file when asked, as submitit does), and forwards
+  SIGUSR1/SIGTERM/SIGINT to those process groups.
 - ``scontrol show hostnames [LIST]`` and ``scontrol requeue ID``.
 FAKE_SBATCH_HOLD=1 only records submissions; FAKE_SBATCH_FAIL=msg makes sbatch fail like a rejected job.
 """
