@@ -2,8 +2,8 @@
 
 Two kinds, both real DeepSpeed checkpoints on CPU:
 - ``trained_run``: ``python -m train`` for a few steps with ZeRO-3 (the format as train writes it);
-- ``stage_runs``: one run per ZeRO stage 0-3 (fp32) plus bf16 runs of stages 0 and 2, made in one
-  subprocess (``python -m tests.interop_helpers``) through train's build_model / build_engine /
+- ``stage_runs``: one run per ZeRO stage 0-3 (fp32) plus bf16 runs of stages 0 and 2, made by one
+  two-rank ``torchrun -m tests.interop_helpers`` through train's build_model / build_engine /
   checkpoint.save, with the engine's own gathered weights (in the training dtype) saved next to them as
   ``reference.safetensors`` so consolidation can be checked bit for bit.
 Test modules import the fixtures from here (``from tests.interop_helpers import ...  # noqa: F401``).
@@ -31,6 +31,7 @@ TRAIN_OVERRIDES = ["max_steps=2", "checkpoint_every=2", "eval_every=2", "eval_ba
 RUNS = {"zero0": (0, "fp32"), "zero1": (1, "fp32"), "zero2": (2, "fp32"), "zero3": (3, "fp32"),
         "zero0_bf16": (0, "bf16"), "zero2_bf16": (2, "bf16")}
 TIED = "zero1"
+WORLD_SIZE = 2
 PADDED_VOCAB = 576
 FAILED = "FAILED.txt"
 
@@ -56,7 +57,9 @@ def stage_runs(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     """One run dir per entry of RUNS."""
     if "stage_runs" not in _MADE:
         root = tmp_path_factory.mktemp("stages")
-        run_module("tests.interop_helpers", str(prepared_dir), str(root))
+        # Two ranks, so ZeRO 1-3 checkpoints hold two partitions that consolidation has to merge.
+        run_module("torch.distributed.run", "--standalone", f"--nproc-per-node={WORLD_SIZE}",
+                   "-m", "tests.interop_helpers", str(prepared_dir), str(root))
         _MADE["stage_runs"] = {name: root / name for name in RUNS}
     return _MADE["stage_runs"]
 
@@ -133,11 +136,12 @@ def make_stage_run(data_dir: str, run_dir: str, name: str, env) -> None:
     config = OmegaConf.to_container(raw, resolve=True, enum_to_str=True)
     full, json_state = client_states(state, data_state, config, dataclasses.asdict(engine.module.args), env,
                                      engine.skipped_steps)
-    ckpt.save(engine, run_dir, state.step, full, json_state, is_main=True, keep=3)
-    reference = _gathered_state(engine)
+    ckpt.save(engine, run_dir, state.step, full, json_state, is_main=env.is_main, keep=3)
+    reference = _gathered_state(engine)  # every rank takes part in ZeRO-3's gather
     if cfg.model.tie_embeddings:
         reference.pop("lm_head.weight")
-    save_file({k: v.contiguous() for k, v in reference.items()}, os.path.join(run_dir, "reference.safetensors"))
+    if env.is_main:
+        save_file({k: v.contiguous() for k, v in reference.items()}, os.path.join(run_dir, "reference.safetensors"))
 
 
 def main(data_dir: str, out_root: str) -> None:
@@ -151,7 +155,8 @@ def main(data_dir: str, out_root: str) -> None:
         except Exception:  # noqa: BLE001 - one broken stage must not hide the others; its test reports it
             os.makedirs(run_dir, exist_ok=True)
             Path(run_dir, FAILED).write_text(traceback.format_exc())
-    print(json.dumps({"runs": list(RUNS)}))
+    if env.is_main:
+        print(json.dumps({"runs": list(RUNS), "world_size": env.world_size}))
 
 
 if __name__ == "__main__":

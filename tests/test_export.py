@@ -11,7 +11,15 @@ from safetensors.torch import load_file
 
 from openpretrain.errors import UserError
 from tests.conftest import run_module
-from tests.interop_helpers import PADDED_VOCAB, RUNS, TIED, stage_run, stage_runs, trained_run  # noqa: F401
+from tests.interop_helpers import (  # noqa: F401
+    PADDED_VOCAB,
+    RUNS,
+    TIED,
+    WORLD_SIZE,
+    stage_run,
+    stage_runs,
+    trained_run,
+)
 from train.export import ExportConfig, export, hf_name, parse_size
 
 PICKLE_MAGIC = b"\x80"  # protocol 2+ pickles (torch.save) start with PROTO
@@ -27,11 +35,14 @@ def _weights(folder: Path) -> dict[str, torch.Tensor]:
     return {k: v for f in sorted(files) for k, v in load_file(folder / f).items()}
 
 
+@pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
 @pytest.mark.parametrize("name", RUNS)
 def test_export_is_bit_exact_for_every_zero_stage(stage_runs, tmp_path, name):  # noqa: F811
     """fp32 runs: the engine's weights exactly. bf16 runs: fp32 weights that round to the engine's bf16
     ones (ZeRO 1-3 export the fp32 master copy; ZeRO-0 holds only the bf16 weights)."""
     run = stage_run(stage_runs, name)
+    partitions = list((run / "checkpoints" / "step_2").glob("*optim_states.pt"))
+    assert len(partitions) == (WORLD_SIZE if RUNS[name][0] > 0 else 0)  # ZeRO 1-3: shards to merge
     out = _export(run, tmp_path / "hf")
     reference = load_file(run / "reference.safetensors")
     exported = _weights(out)
@@ -49,6 +60,7 @@ def test_export_is_bit_exact_for_every_zero_stage(stage_runs, tmp_path, name):  
         assert not path.read_bytes().startswith(PICKLE_MAGIC), path
 
 
+@pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
 def test_sharded_export_has_an_index(stage_runs, tmp_path):  # noqa: F811
     out = _export(stage_run(stage_runs, "zero2"), tmp_path / "hf", max_shard_size="100KB")
     index = json.loads((out / "model.safetensors.index.json").read_text())
@@ -60,12 +72,14 @@ def test_sharded_export_has_an_index(stage_runs, tmp_path):  # noqa: F811
     assert index["metadata"]["total_size"] == sum(t.numel() * 4 for t in _weights(out).values())
 
 
+@pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
 def test_bfloat16_export(stage_runs, tmp_path):  # noqa: F811
     out = _export(stage_run(stage_runs, "zero2"), tmp_path / "hf", dtype="bfloat16")
     assert {t.dtype for t in _weights(out).values()} == {torch.bfloat16}
     assert json.loads((out / "config.json").read_text())["torch_dtype"] == "bfloat16"
 
 
+@pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
 def test_export_cli_on_a_trained_run_loads_in_transformers(trained_run, prepared_dir, tmp_path):  # noqa: F811
     from tokenizers import Tokenizer
     from transformers import AutoConfig, AutoTokenizer
@@ -84,6 +98,7 @@ def test_export_cli_on_a_trained_run_loads_in_transformers(trained_run, prepared
     assert config.bos_token_id is None and config.eos_token_id == 0
 
 
+@pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
 def test_export_refuses_to_overwrite(stage_runs, tmp_path):  # noqa: F811
     out = tmp_path / "hf"
     out.mkdir()

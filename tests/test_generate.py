@@ -19,6 +19,7 @@ def loaded(stage_runs):  # noqa: F811
     return load_run(str(stage_run(stage_runs, "zero2")))
 
 
+@pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
 def test_kv_cache_matches_full_recomputation(loaded):
     """Greedy with the cache = argmax of a fresh full forward pass at every step."""
     model, prompt = loaded.model, [3, 17, 250, 9]
@@ -30,6 +31,7 @@ def test_kv_cache_matches_full_recomputation(loaded):
     assert cached == ids[len(prompt):]
 
 
+@pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
 def test_sampling_is_deterministic_with_a_seed(loaded):
     sampling = Sampling(temperature=1.0, top_k=50, top_p=0.9)
     first = generate_tokens(loaded.model, [5, 6, 7], 16, sampling, num_samples=3, seed=11)
@@ -39,6 +41,7 @@ def test_sampling_is_deterministic_with_a_seed(loaded):
     assert len(first) == 3 and len({tuple(s) for s in first}) > 1  # the samples differ from each other
 
 
+@pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
 def test_top_k_one_is_greedy(loaded):
     greedy = generate_tokens(loaded.model, [8, 9], 10, Sampling(), decodable_vocab=512)
     top1 = generate_tokens(loaded.model, [8, 9], 10, Sampling(temperature=1.5, top_k=1), seed=3, decodable_vocab=512)
@@ -54,6 +57,7 @@ def test_filters_keep_the_right_tokens():
     assert kept(Sampling(1.0, top_p=0.81)) == [True, True, True, False]
 
 
+@pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
 def test_generation_stops_at_eos_and_respects_max_seq_len(loaded):
     greedy = generate_tokens(loaded.model, [1, 2, 3], 8, Sampling(), decodable_vocab=512)[0]
     stop = greedy[2]
@@ -63,12 +67,14 @@ def test_generation_stops_at_eos_and_respects_max_seq_len(loaded):
         generate_tokens(loaded.model, [1] * 100, 29, Sampling())
 
 
+@pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
 def test_run_decodes_text(stage_runs):  # noqa: F811
     results = run(GenerateConfig(checkpoint=str(stage_run(stage_runs, "zero2")), prompt="def main", max_new_tokens=8,
                                  num_samples=2, seed=1))
     assert len(results) == 2 and all(isinstance(r["completion"], str) and r["tokens"] for r in results)
 
 
+@pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
 def test_cli(trained_run):  # noqa: F811
     proc = run_module("train.generate", f"checkpoint={trained_run}", "prompt=import os", "max_new_tokens=12",
                       "num_samples=2", "seed=7", "top_k=40", "top_p=0.95", "json=true")
