@@ -8,9 +8,12 @@ some stdlib modules have side effects on import) and the source files themselves
 from __future__ import annotations
 
 import ast
+import inspect
+import io
 import itertools
 import os
 import sysconfig
+import tokenize
 from collections.abc import Iterator
 
 from data_prep.sources.base import RawRecord
@@ -59,16 +62,30 @@ def _module_name(rel_path: str) -> str:
     return ".".join(parts)
 
 
+_SKIPPED_TOKENS = frozenset({tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.ENCODING})
+
+
+def module_docstring(text: str) -> str | None:
+    """The module docstring, read from the first tokens only (parsing whole files costs ~3 ms each)."""
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type in _SKIPPED_TOKENS:
+                continue
+            if token.type != tokenize.STRING or token.string.lstrip("rRuU")[:1] not in ("'", '"'):
+                return None  # code first, or an f/b-string: no docstring
+            value = ast.literal_eval(token.string)
+            return inspect.cleandoc(value) if isinstance(value, str) else None
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return None  # e.g. lib2to3 test fixtures written in Python 2
+    return None
+
+
 def _docstrings(root: str, files: list[str]) -> Iterator[RawRecord]:
     for rel in files:
         text = _read_text(os.path.join(root, rel))
         if isinstance(text, bytes):
             continue  # the source stream reports undecodable files once
-        try:
-            doc = ast.get_docstring(ast.parse(text), clean=True)
-        except (SyntaxError, ValueError):
-            continue  # e.g. lib2to3 test fixtures written in Python 2
-        yield RawRecord(id=f"docstring/{_module_name(rel)}", text=doc or "")
+        yield RawRecord(id=f"docstring/{_module_name(rel)}", text=module_docstring(text) or "")
 
 
 def _sources(root: str, files: list[str]) -> Iterator[RawRecord]:
