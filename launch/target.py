@@ -20,8 +20,7 @@ from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from launch.config import JobKind
 from openpretrain.cli import CONFIG_PATH
 from openpretrain.errors import UserError
-
-MANIFEST = "manifest.json"
+from openpretrain.manifest import MANIFEST_NAME
 
 
 @dataclass(frozen=True)
@@ -109,6 +108,6 @@ def _check_data_path(target: Target) -> None:
     paths = {"data.path": data.path} if data.path else {}
     paths.update({f"data.mix[{i}].path": entry.path for i, entry in enumerate(data.mix)})
     for key, path in paths.items():
-        if not os.path.isfile(os.path.join(target.workdir, str(path), MANIFEST)):
-            raise UserError(f"{key}={path}: no {MANIFEST} there (run data_prep first, or check_paths=false "
+        if not os.path.isfile(os.path.join(target.workdir, str(path), MANIFEST_NAME)):
+            raise UserError(f"{key}={path}: no {MANIFEST_NAME} there (run data_prep first, or check_paths=false "
                             "when the data appears before the job starts)")
