@@ -12,6 +12,7 @@ import numpy as np
 import webdataset as wds
 from tokenizers import Tokenizer
 
+from data_prep.api import prepare
 from openpretrain.manifest import META_EXT, TOKENS_EXT, load_manifest
 from tests.conftest import PREP_OVERRIDES, run_module
 
@@ -88,3 +89,17 @@ def test_other_config_in_same_out_dir_is_refused(prepared_dir: Path, tmp_path: P
     shutil.copytree(prepared_dir / "_prep", copy / "_prep")
     proc = run_module("data_prep", f"out_dir={copy}", *PREP_OVERRIDES, "seq_len=32", check=False)
     assert proc.returncode == 2 and "seq_len" in proc.stderr
+
+
+def test_tokenizer_file_is_reused_exactly(prepared_dir: Path, tmp_path: Path) -> None:
+    source = prepared_dir / "tokenizer.json"
+    manifest = prepare([f"out_dir={tmp_path / 'out'}", "tokenizer=file", f"tokenizer.path={source}", "max_docs=20",
+                        "seq_len=32", "progress=false", "report=false"])
+    assert manifest.tokenizer.sha256 == load_manifest(str(prepared_dir)).tokenizer.sha256
+    assert manifest.tokenizer.vocab_size == 512
+
+
+def test_unknown_hf_tokenizer_offline_is_one_line(tmp_path: Path) -> None:
+    proc = run_module("data_prep", f"out_dir={tmp_path}", "tokenizer=hf", "tokenizer.name=no-such/tokenizer",
+                      "max_docs=5", check=False)
+    assert proc.returncode == 2 and "tokenizer.name" in proc.stderr and "Traceback" not in proc.stderr
