@@ -72,6 +72,15 @@ def test_tasks_partition_the_input(tmp_path: Path) -> None:
     assert sorted(sum(shares, [])) == sorted(everything) and all(shares)
 
 
+def test_tasks_take_whole_files_when_there_are_enough(tmp_path: Path) -> None:
+    paths = [write_jsonl(tmp_path / f"f{i}.jsonl", ROWS[3 * i : 3 * i + 3]) for i in range(3)]
+    cfg = local_cfg(tmp_path / "f*.jsonl")
+    shares = [[d.id for d in docs_of(cfg, t, 2)[0]] for t in range(2)]
+    assert {i.split("#")[0] for i in shares[0]} == {f"loc/{paths[0]}", f"loc/{paths[2]}"}
+    assert {i.split("#")[0] for i in shares[1]} == {f"loc/{paths[1]}"}
+    assert sorted(shares[0] + shares[1]) == sorted(d.id for d in docs_of(cfg)[0])
+
+
 def test_resume_from_state_continues_after_last_record(tmp_path: Path) -> None:
     cfg = local_cfg(write_jsonl(tmp_path / "a.jsonl", ROWS))
     source = build_source(cfg)

@@ -26,9 +26,14 @@ class StdlibSource(ShareByPosition):
 
 
 class LocalSource(ShareByPosition):
+    """With at least as many files as tasks, each task reads only its own files (every num_tasks-th one);
+    otherwise every task reads all files and keeps its share of the records."""
+
     def __init__(self, cfg: SourceConfig, task_id: int, num_tasks: int) -> None:
-        super().__init__(cfg.name, task_id, num_tasks)
-        self.files = resolve_paths(list(cfg.paths))
+        files = resolve_paths(list(cfg.paths))
+        by_file = num_tasks > 1 and len(files) >= num_tasks
+        super().__init__(cfg.name, 0 if by_file else task_id, 1 if by_file else num_tasks)
+        self.files = files[task_id::num_tasks] if by_file else files
         self.fields = FieldSpec(cfg.name, cfg.text_field, cfg.id_field, cfg.url_field)
 
     def all_records(self) -> Iterator[RawRecord]:
