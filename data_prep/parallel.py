@@ -8,6 +8,7 @@ keeps checkpoints small and memory bounded).
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -19,6 +20,8 @@ _worker_fn: Callable[[Any], Any] | None = None
 
 def _init_worker(factory: Callable[..., Callable[[Any], Any]], args: tuple) -> None:
     global _worker_fn
+    # Each worker is one unit of parallelism: a tokenizer thread pool per worker would oversubscribe cores.
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
     _worker_fn = factory(*args)
 
 
