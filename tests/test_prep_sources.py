@@ -109,3 +109,10 @@ def test_hf_streaming_through_load_dataset_on_local_files(tmp_path: Path) -> Non
         assert [d.text for d in docs] == [r["text"] for r in expected]
         assert docs[0].id == f"web/{expected[0]['id']}" and docs[0].url == expected[0]["url"]
         assert stats.docs_in == len(expected)
+
+
+def test_hf_tasks_partition_the_stream(tmp_path: Path) -> None:
+    jsonl = write_jsonl(tmp_path / "a.jsonl", ROWS)
+    cfg = SourceConfig(kind=SourceKind.hf, name="web", hub_id="json", data_files=[str(jsonl)], id_field="id")
+    shares = [[d.id for d in docs_of(cfg, t, 2)[0]] for t in range(2)]
+    assert all(shares) and sorted(shares[0] + shares[1]) == sorted(f"web/u{i}" for i in range(10))
