@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -89,8 +90,15 @@ def worker_pids(proc: subprocess.Popen) -> dict[int, int]:
     return out or {0: proc.pid}  # plain `python -m train` sets RANK inside the process
 
 
-def kill_group(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGKILL)
+def kill_all(proc: subprocess.Popen) -> None:
+    """SIGKILL a launched run: torchrun puts each worker in its own session, so kill them by pid."""
+    try:
+        workers = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        workers = []
+    for p in [*workers, psutil.Process(proc.pid)] if proc.poll() is None else workers:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
 
 

@@ -23,7 +23,7 @@ from openpretrain.errors import ConfigError
 from train import checkpoint as ckpt
 from train.config import TrainConfig
 from train.data import Batch, DataInfo, build_train_data, build_val_batches, data_info
-from train.engine import DistEnv, batch_sizes, build_engine, init_distributed
+from train.engine import DistEnv, batch_sizes, build_engine, init_distributed, load_checkpoint
 from train.metrics import MetricsLog, Throughput, memory_gb, new_run_id, peak_flops_per_device
 from train.model import ModelArgs, Transformer, padded_vocab_size
 from train.preemption import StopRequest
@@ -116,7 +116,7 @@ class Trainer:
 
     def _load(self, plan: ResumePlan, restore_data: bool) -> None:
         """Model, optimizer and schedule from the checkpoint; data position and RNG only on resume."""
-        path, client = self.engine.load_checkpoint(plan.load_dir, tag=plan.tag)
+        path, client = load_checkpoint(self.engine, plan.load_dir, plan.tag)
         if path is None:
             raise RuntimeError(f"DeepSpeed could not load {plan.load_dir}/{plan.tag}")
         wandb_id = self.state.wandb_run_id
