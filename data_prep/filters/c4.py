@@ -38,7 +38,7 @@ class C4Filter:
 
     def _drop_line(self, line: str, words: list[str]) -> bool:
         cfg = self.cfg
-        if cfg.max_word_length >= 0 and any(len(w) > cfg.max_word_length for w in words):
+        if cfg.max_word_length >= 0 and max(map(len, words), default=0) > cfg.max_word_length:
             return True
         if cfg.filter_no_terminal_punct and (not line.endswith(_LINE_END) or line.endswith("...")):
             return True

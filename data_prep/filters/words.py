@@ -33,6 +33,8 @@ _UNITS = _wordlist(
     "km km² km³ m m² m³ dm dm² dm³ cm cm² cm³ mm mm² mm³ ha µm nm yd in ft kg g mg µg t lb oz m/s km/h kmh "
     "mph hPa Pa mbar mb MB kb KB gb GB tb TB T G M K %"
 )
+_AFTER_DIGIT = frozenset(_UNITS + list(_CURRENCY_MULTI) + list(_CURRENCY_CHARS) + ["+"])
+_MAX_AFTER_DIGIT = max(map(len, _AFTER_DIGIT))
 _HYPHEN_INFIX = re.compile(r"(?<=[^\W_])(?:---|--|——|[-–—~])(?=[^\W\d_])")
 _ELLIPSIS_INFIX = re.compile(r"\.\.+|…")
 _DIGIT_OP_INFIX = re.compile(r"(?<=[0-9])[+\-*^](?=[0-9-])")
@@ -150,10 +152,9 @@ def _suffix_len(piece: str) -> int:
         best = max(best, 2)
     if n >= 3 and piece[-2] in "'’" and last in "sS":
         best = max(best, 2)
-    before_digit = [u for u in _UNITS + list(_CURRENCY_MULTI) + list(_CURRENCY_CHARS) + ["+"]
-                    if n > len(u) and piece.endswith(u) and piece[n - len(u) - 1].isdigit()]
-    for unit in before_digit:
-        best = max(best, len(unit))
+    for size in range(1, min(_MAX_AFTER_DIGIT, n - 1) + 1):  # units / currencies / "+" right after a digit
+        if piece[-size - 1].isdigit() and piece[-size:] in _AFTER_DIGIT:
+            best = max(best, size)
     if last == "." and n >= 2 and best == 0:
         prev = piece[-2]
         if (prev.isdigit() or prev.islower() or prev in "%²-+|" or prev in _QUOTE_OR_PUNCT
