@@ -31,6 +31,7 @@ from openpretrain.errors import UserError
 
 _WORD = re.compile(r"[^\W_]+")
 _BASE = np.uint64(0x100000001B3)  # odd multiplier combining word hashes
+_MAX_WORD_CACHE = 500_000  # bounded per-process cache of word hashes (memory stays ~50 MB)
 
 
 def normalized_words(text: str) -> list[str]:
@@ -39,7 +40,7 @@ def normalized_words(text: str) -> list[str]:
 
 def _word_hashes(words: list[str], cache: dict[str, int]) -> np.ndarray:
     for word in set(words).difference(cache):
-        cache[word] = xxhash.xxh3_64_intdigest(word.encode("utf-8"))
+        cache[word] = xxhash.xxh3_64_intdigest(word.encode("utf-8", "surrogatepass"))
     return np.fromiter(map(cache.__getitem__, words), dtype=np.uint64, count=len(words))
 
 
@@ -113,7 +114,7 @@ class Decontaminator:
         """Number of the text's n-gram windows that occur in the evaluation texts."""
         if not self.index:
             return 0
-        if len(self._cache) > 2_000_000:
+        if len(self._cache) > _MAX_WORD_CACHE:
             self._cache.clear()
         words = normalized_words(text)
         found = 0

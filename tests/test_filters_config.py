@@ -71,3 +71,19 @@ def test_bad_values_name_their_key(section: str, change: dict, key: str) -> None
     with pytest.raises(ConfigError) as info:
         validate_filters(cfg)
     assert info.value.key == key
+
+
+def test_junk_documents_never_crash_the_web_stages(tmp_path) -> None:
+    from data_prep.dedup import SignatureWriter
+    from data_prep.document import Document, Stats, run_stages
+
+    junk = ["", " \n\t ", "\ud800 lone surrogate \udfff", "\x00\x01\x02" * 500, "{" * 10_000,
+            "é" * 200_000, "word " * 60_000, "\n" * 5000, "🙂" * 3000, "a@b.c 1.2.3.4 ::: 0000 0000 0000 0000"]
+    cfg = pipeline_config("web")
+    docs = [Document(id=str(i), text=t, source="s", license="l") for i, t in enumerate(junk)]
+    stats = Stats()
+    kept = list(run_stages(docs, build_stages(cfg), stats))
+    assert len(kept) + stats.total_rejected == len(junk)
+    with SignatureWriter(tmp_path / "s.minhash.npz", cfg.dedup) as writer:
+        for doc in docs:
+            writer.add(doc)

@@ -23,7 +23,7 @@ _PUNCT = re.compile(r"[^\w\s]|_")
 _DIGITS = re.compile(r"\d+")
 _NGRAM_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier combining word hashes into n-gram hashes
 _CHUNK = 4096  # shingles per block when taking minima (bounds memory on very long documents)
-_MAX_WORD_CACHE = 2_000_000
+_MAX_WORD_CACHE = 500_000
 
 
 def normalize(text: str) -> str:
@@ -36,7 +36,7 @@ def normalize(text: str) -> str:
 
 def exact_hash(normalized: str) -> tuple[int, int]:
     """128-bit content hash of the normalised text as two unsigned 64-bit halves."""
-    digest = xxhash.xxh3_128_intdigest(normalized.encode("utf-8"))
+    digest = xxhash.xxh3_128_intdigest(normalized.encode("utf-8", "surrogatepass"))
     return digest >> 64, digest & 0xFFFFFFFFFFFFFFFF
 
 
@@ -66,7 +66,7 @@ class MinHasher:
             cache.clear()
         seed = self.seed
         for word in set(words).difference(cache):
-            cache[word] = xxhash.xxh3_64_intdigest(word.encode("utf-8"), seed)
+            cache[word] = xxhash.xxh3_64_intdigest(word.encode("utf-8", "surrogatepass"), seed)
         return np.fromiter(map(cache.__getitem__, words), dtype=np.uint64, count=len(words))
 
     def shingles(self, words: list[str]) -> np.ndarray:

@@ -16,7 +16,7 @@ _ALPHA = re.compile(r"[^\W\d_]")
 _splitter = WordSplitter()
 # token -> bit flags (1: has a letter or digit, i.e. not a symbol-only token; 2: has a letter)
 _token_flags: dict[str, int] = {}
-_MAX_FLAGS = 1_000_000
+_MAX_FLAGS = 300_000
 
 
 def token_flags(token: str) -> int:

@@ -254,7 +254,7 @@ def _merge_special(tokens: list[str]) -> list[str]:
 class WordSplitter:
     """Tokenises text into words; remembers every piece it has seen (bounded)."""
 
-    def __init__(self, max_cache: int = 1_000_000) -> None:
+    def __init__(self, max_cache: int = 300_000) -> None:
         self._cache: dict[str, tuple[str, ...]] = {}
         self._max_cache = max_cache
 
