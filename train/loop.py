@@ -302,9 +302,9 @@ class Trainer:
 
 
 def _flops_per_token(model: Transformer, seq_len: int) -> float:
+    # The same count as bench/ (train.perf): the lm_head matmul is included, the embedding lookup is not.
     from train.perf import model_flops_per_token
 
-    # Counts the lm_head matmul, as issue 6's reference MFU numbers do (see model_flops_per_token).
     return model_flops_per_token(model, seq_len)
 
 
