@@ -111,7 +111,7 @@ class PrepConfig:
     task_id: int | None = None
     step: Step = Step.all
     num_workers: int = 1  # processes per task (filtering + tokenizing run in parallel, packing stays ordered)
-    chunk_docs: int = 256  # input records per unit of work handed to a worker
+    chunk_docs: int = 1024  # input records per unit of work handed to a worker (and per dedup part file)
     report: bool = True  # write OUT/report.html + PNGs after the merge
     keep_intermediate: bool = False  # with whole-run dedup: keep each task's filtered parts after packing
     source: SourceConfig = field(default_factory=SourceConfig)

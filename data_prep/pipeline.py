@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -30,13 +31,23 @@ from openpretrain.manifest import Manifest, token_dtype_for
 
 log = logging.getLogger(__name__)
 
+INTERRUPTED_EXIT = 130  # the shell's code for a Ctrl-C
 WORK_DIR_NAME = "_prep"  # per-task checkpoints and completion markers live here
 # Keys that change how a run executes but not what it produces: free to differ between reruns.
-EXECUTION_KEYS = ("out_dir", "task_id", "step", "num_workers", "progress", "report", "keep_intermediate")
+EXECUTION_KEYS = ("out_dir", "task_id", "step", "num_workers", "chunk_docs", "progress", "report",
+                  "keep_intermediate")
 
 
 def run_prep(cfg: PrepConfig, raw_cfg: DictConfig) -> Manifest | None:
     """Run what the config asks for; return the manifest when this call merged."""
+    try:
+        return _run(cfg, raw_cfg)
+    except KeyboardInterrupt:
+        print("\ninterrupted; rerun the same command to continue where it stopped", file=sys.stderr)
+        sys.exit(INTERRUPTED_EXIT)
+
+
+def _run(cfg: PrepConfig, raw_cfg: DictConfig) -> Manifest | None:
     check_source(cfg.source)
     out_dir = os.path.abspath(cfg.out_dir)
     work_dir = os.path.join(out_dir, WORK_DIR_NAME)
