@@ -37,9 +37,17 @@ def prepare_tokenizer(cfg: PrepConfig, out_dir: str) -> tuple[Tokenizer, str, To
     if os.path.exists(path):
         tok = Tokenizer.from_file(path)
     elif cfg.tokenizer.kind == TokenizerKind.train_bpe:
-        tok = train_bpe(training_texts(cfg), cfg.tokenizer)
-        if tok.get_vocab_size() <= 1:
-            raise UserError("tokenizer: no document passed cleaning, nothing to train the BPE on")
+        seen = [0]
+
+        def counted() -> Iterator[str]:
+            for text in training_texts(cfg):
+                seen[0] += 1
+                yield text
+
+        tok = train_bpe(counted(), cfg.tokenizer)
+        if not seen[0]:
+            raise UserError("tokenizer: no document passed the stages, nothing to train the BPE on "
+                            "(see the source and pipeline settings)")
         path = save_tokenizer(tok, out_dir)
     else:
         path = save_tokenizer(load_tokenizer(cfg.tokenizer), out_dir)

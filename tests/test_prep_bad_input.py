@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from data_prep.api import prepare
+from tests.conftest import run_module
 
 GOOD = "The quick brown fox jumps over the lazy dog, and then it rests for a while. "
 FIFTY_MB = 50 * 1024 * 1024
@@ -70,3 +71,10 @@ def test_bad_input_is_counted_not_fatal(tmp_path: Path) -> None:
     assert good_from_gz > 0  # everything before the damage in the truncated .gz was used
     assert stats["docs_in"] == stats["docs_written"] + sum(stats["rejected"].values())
     assert manifest.shards
+
+
+def test_input_with_no_usable_document_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "junk.jsonl").write_bytes(b'{"text": "x"}\nnot json\n\n')
+    proc = run_module("data_prep", f"out_dir={tmp_path / 'out'}", "source=local",
+                      f"source.paths=[{tmp_path}/junk.jsonl]", check=False)
+    assert proc.returncode == 2 and "no document passed" in proc.stderr and "Traceback" not in proc.stderr
