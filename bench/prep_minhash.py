@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import struct
+import sys
 import time
 from collections import Counter
 from dataclasses import replace
@@ -36,6 +38,21 @@ def _ours(docs: list[str], cfg: PipelineConfig, tmp: Path) -> tuple[float, set[i
     return elapsed, members
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence stderr at the file-descriptor level (loguru sinks keep their own handle on it)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):
+                yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _datatrove(docs: list[str], cfg: PipelineConfig, tmp: Path) -> tuple[float, set[int]] | None:
     try:
         from datatrove.data import Document as DtDocument
@@ -60,10 +77,7 @@ def _datatrove(docs: list[str], cfg: PipelineConfig, tmp: Path) -> tuple[float, 
     elapsed = time.perf_counter() - start
     items = [DtDocument(text=t, id=str(i)) for i, t in enumerate(docs)]
     logs, out = str(tmp / "dt" / "logs"), tmp / "dt"
-    from loguru import logger
-
-    logger.remove()  # datatrove logs every stage at INFO on stderr
-    with contextlib.redirect_stderr(io.StringIO()):
+    with _quiet_stderr():  # datatrove logs every stage at INFO on stderr
         LocalPipelineExecutor(pipeline=[items, sig], tasks=1, logging_dir=logs + "1").run()
         buckets = MinhashDedupBuckets(str(out / "sigs"), str(out / "buckets"), config=mh)
         LocalPipelineExecutor(pipeline=[buckets], tasks=mh.num_buckets, logging_dir=logs + "2").run()
