@@ -19,7 +19,8 @@ from data_prep.dedup.signatures import SIGNATURE_SUFFIX, SignatureWriter
 from data_prep.document import Stats
 from data_prep.intermediate import PART_SUFFIX, part_stem, write_part
 from data_prep.parallel import ordered_map
-from data_prep.process import build_doc_stages, filter_records
+from data_prep.process import build_doc_stages, filter_records, new_reject_log
+from data_prep.rejects import rejects_dir, remove_rejects_from, write_rejects
 from data_prep.shards import write_atomic
 from data_prep.sources import RawRecord, build_source
 from data_prep.task import TaskContext, chunked, remove_stale_temps, task_dir, task_limit
@@ -33,6 +34,7 @@ class FilterResult:
     kept: int
     stats: Stats
     lengths_in: Counter
+    rejects: list[dict]
 
 
 class FilterProcessor:
@@ -45,14 +47,14 @@ class FilterProcessor:
 
     def __call__(self, unit: tuple[int, list[RawRecord]]) -> FilterResult:
         index, records = unit
-        stats, lengths_in = Stats(), Counter()
-        docs = filter_records(records, self.cfg, self.stages, stats, lengths_in)
+        stats, lengths_in, log = Stats(), Counter(), new_reject_log(self.cfg)
+        docs = filter_records(records, self.cfg, self.stages, stats, lengths_in, log)
         stem = part_stem(self.folder, index)
         with SignatureWriter(stem + SIGNATURE_SUFFIX, self.cfg.pipeline.dedup) as signatures:
             for doc in docs:
                 signatures.add(doc)
         write_part(stem + PART_SUFFIX, docs)  # last: a part implies its signatures exist
-        return FilterResult(len(docs), stats, lengths_in)
+        return FilterResult(len(docs), stats, lengths_in, log.items if log else [])
 
 
 def filter_marker(work_dir: str, task_id: int) -> str:
@@ -80,8 +82,10 @@ def run_filter_task(cfg: PrepConfig, ctx: TaskContext, task_id: int, progress: A
     if progress is not None:
         progress.update(state["consumed"])
     limit = task_limit(cfg.max_docs, task_id, cfg.num_tasks)
+    rejects_folder = rejects_dir(ctx.out_dir, "filter", task_id)
+    remove_rejects_from(rejects_folder, state["consumed"])
     if limit is None or state["consumed"] < limit:
-        _filter(cfg, folder, task_id, state, limit, checkpoint, progress)
+        _filter(cfg, folder, task_id, state, limit, checkpoint, progress, rejects_folder)
     result = {"task_id": task_id, "stats": state["stats"], "lengths_in": dict(state["lengths_in"]),
               "parts": state["next_index"], "kept": state["kept"]}
     write_atomic(marker, json.dumps(result, indent=1).encode("utf-8"))
@@ -90,7 +94,7 @@ def run_filter_task(cfg: PrepConfig, ctx: TaskContext, task_id: int, progress: A
 
 
 def _filter(cfg: PrepConfig, folder: str, task_id: int, state: dict[str, Any], limit: int | None,
-            checkpoint: str, progress: Any) -> None:
+            checkpoint: str, progress: Any, rejects_folder: str) -> None:
     source = build_source(cfg.source, task_id, cfg.num_tasks)
     positions: deque = deque()
 
@@ -104,6 +108,7 @@ def _filter(cfg: PrepConfig, folder: str, task_id: int, state: dict[str, Any], l
 
     stats = Stats.from_dict(state["stats"])
     for result in ordered_map(FilterProcessor, (cfg, folder), units(), cfg.num_workers):
+        write_rejects(rejects_folder, state["consumed"], result.rejects)
         state["source_state"], state["consumed"] = positions.popleft()
         stats.merge(result.stats)
         state["stats"] = stats.to_dict()

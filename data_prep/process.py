@@ -19,6 +19,7 @@ from data_prep.clean import CleanStage
 from data_prep.config import PrepConfig
 from data_prep.document import DocStage, Document, Stats, run_stages
 from data_prep.filters import build_stages
+from data_prep.rejects import RecordingStage, RejectLog
 from data_prep.sources import RawRecord, to_documents
 
 HASH_SPACE = float(2**64)
@@ -53,14 +54,22 @@ class ChunkResult:
     docs: list[ProcessedDoc]
     stats: Stats
     lengths_in: Counter = field(default_factory=Counter)
+    rejects: list[dict] = field(default_factory=list)  # only with rejects=true
+
+
+def new_reject_log(cfg: PrepConfig) -> RejectLog | None:
+    return RejectLog(cfg.rejects_text_chars) if cfg.rejects else None
 
 
 def filter_records(records: Iterable[RawRecord], cfg: PrepConfig, stages: list[DocStage],
-                   stats: Stats, lengths_in: Counter) -> list[Document]:
+                   stats: Stats, lengths_in: Counter, log: RejectLog | None = None) -> list[Document]:
     """Records -> documents that passed every stage; the length histogram is taken before the stages."""
+    on_reject = None if log is None else (lambda rid, reason: log.add(rid, reason, cfg.source.name, None))
+    if log is not None:
+        stages = [RecordingStage(stage, log) for stage in stages]
 
     def entering():
-        for doc in to_documents(records, cfg.source, stats):
+        for doc in to_documents(records, cfg.source, stats, on_reject):
             lengths_in[length_bin(len(doc.text))] += 1
             yield doc
 
@@ -98,6 +107,6 @@ class ChunkProcessor:
         self.tokenize = Tokenize(cfg, tokenizer_path, eos_id, dtype)
 
     def __call__(self, records: list[RawRecord]) -> ChunkResult:
-        stats, lengths_in = Stats(), Counter()
-        docs = filter_records(records, self.cfg, self.stages, stats, lengths_in)
-        return ChunkResult(self.tokenize(docs), stats, lengths_in)
+        stats, lengths_in, log = Stats(), Counter(), new_reject_log(self.cfg)
+        docs = filter_records(records, self.cfg, self.stages, stats, lengths_in, log)
+        return ChunkResult(self.tokenize(docs), stats, lengths_in, log.items if log else [])

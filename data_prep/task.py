@@ -22,6 +22,7 @@ from data_prep.document import Stats
 from data_prep.packing import Packer
 from data_prep.parallel import ordered_map
 from data_prep.process import ChunkProcessor, ChunkResult
+from data_prep.rejects import rejects_dir, remove_rejects_from, write_rejects
 from data_prep.shards import ShardWriter, write_atomic
 from data_prep.sources import build_source
 from openpretrain.manifest import SPLITS, ShardInfo
@@ -151,6 +152,7 @@ class PackPlan:
     limit: int | None
     initial_stats: Stats | None = None
     initial_lengths_in: Counter | None = None
+    rejects_phase: str = "filter"  # OUT/rejects/<phase>/... (with rejects=true)
 
 
 def one_pass_plan(cfg: PrepConfig, ctx: TaskContext, task_id: int) -> PackPlan:
@@ -182,8 +184,10 @@ def run_task(cfg: PrepConfig, ctx: TaskContext, task_id: int, progress: Any = No
         state.provenance.lengths_in.update(plan.initial_lengths_in or Counter())
     if progress is not None:
         progress.update(state.consumed)
+    rejects_folder = rejects_dir(ctx.out_dir, plan.rejects_phase, task_id)
+    remove_rejects_from(rejects_folder, state.consumed)
     if plan.limit is None or state.consumed < plan.limit:
-        _process(cfg, plan, state, checkpoint, progress)
+        _process(cfg, plan, state, checkpoint, progress, rejects_folder)
     shards = state.finish()
     result = {"task_id": task_id, "stats": state.stats.to_dict(), "provenance": state.provenance.to_dict(),
               "shards": [vars(s) for s in shards]}
@@ -193,7 +197,8 @@ def run_task(cfg: PrepConfig, ctx: TaskContext, task_id: int, progress: Any = No
     return result
 
 
-def _process(cfg: PrepConfig, plan: PackPlan, state: TaskState, checkpoint: str, progress: Any) -> None:
+def _process(cfg: PrepConfig, plan: PackPlan, state: TaskState, checkpoint: str, progress: Any,
+             rejects_folder: str) -> None:
     records = plan.source.records(state.source_state)
     positions: deque = deque()
 
@@ -204,7 +209,9 @@ def _process(cfg: PrepConfig, plan: PackPlan, state: TaskState, checkpoint: str,
             yield chunk
 
     for result in ordered_map(plan.processor, plan.processor_args, units(), cfg.num_workers):
+        start = state.consumed
         state.source_state, state.consumed = positions.popleft()
+        write_rejects(rejects_folder, start, result.rejects)
         wrote = state.absorb(result)
         if progress is not None:
             progress.update(len(result.docs) + result.stats.total_rejected)

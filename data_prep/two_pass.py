@@ -24,10 +24,11 @@ from data_prep.dedup import (
     load_signatures,
     write_removed,
 )
-from data_prep.document import Document, Stats
+from data_prep.document import Document, Stats, run_stages
 from data_prep.filter_task import filter_marker, load_filter_result
 from data_prep.intermediate import part_paths, read_part
-from data_prep.process import ChunkResult, Tokenize
+from data_prep.process import ChunkResult, Tokenize, new_reject_log
+from data_prep.rejects import RecordingStage
 from data_prep.shards import write_atomic
 from data_prep.sources.base import ShareByPosition
 from data_prep.task import PackPlan, TaskContext, done_marker, run_task, task_dir
@@ -82,19 +83,15 @@ class DedupAndTokenize:
     """Runs in a worker: drop removed duplicates, tokenize the rest."""
 
     def __init__(self, cfg: PrepConfig, tokenizer_path: str, eos_id: int, dtype: str, removed: str) -> None:
+        self.cfg = cfg
         self.dedup = DedupFilter(load_removed(removed))
         self.tokenize = Tokenize(cfg, tokenizer_path, eos_id, dtype)
 
     def __call__(self, docs: list[Document]) -> ChunkResult:
-        stats = Stats()
-        kept = []
-        for doc in docs:
-            verdict = self.dedup.process(doc, stats)
-            if isinstance(verdict, str):
-                stats.reject(self.dedup.name, verdict)
-            else:
-                kept.append(verdict)
-        return ChunkResult(self.tokenize(kept), stats)
+        stats, log = Stats(), new_reject_log(self.cfg)
+        stage = self.dedup if log is None else RecordingStage(self.dedup, log)
+        kept = list(run_stages(docs, [stage], stats))
+        return ChunkResult(self.tokenize(kept), stats, rejects=log.items if log else [])
 
 
 def pack_plan(cfg: PrepConfig, ctx: TaskContext, task_id: int) -> PackPlan:
@@ -109,6 +106,7 @@ def pack_plan(cfg: PrepConfig, ctx: TaskContext, task_id: int) -> PackPlan:
         limit=None,
         initial_stats=Stats.from_dict(filtered["stats"]),
         initial_lengths_in=Counter({int(k): v for k, v in filtered["lengths_in"].items()}),
+        rejects_phase="dedup",
     )
 
 

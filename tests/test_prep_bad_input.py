@@ -52,6 +52,7 @@ def test_bad_input_is_counted_not_fatal(tmp_path: Path) -> None:
         f"out_dir={tmp_path / 'out'}", "source=local",
         f"source.paths=[{tmp_path}/bad.jsonl,{tmp_path}/cut.jsonl.gz,{tmp_path}/latin1.txt,{tmp_path}/junk.parquet]",
         "seq_len=16", "tokenizer.vocab_size=300", "samples_per_shard=8", "progress=false", "report=false",
+        "rejects=true", "rejects_text_chars=20",
     ])
     stats = manifest.stats
     assert stats["rejected"] == {
@@ -71,6 +72,11 @@ def test_bad_input_is_counted_not_fatal(tmp_path: Path) -> None:
     assert good_from_gz > 0  # everything before the damage in the truncated .gz was used
     assert stats["docs_in"] == stats["docs_written"] + sum(stats["rejected"].values())
     assert manifest.shards
+    logged = [json.loads(line) for p in (tmp_path / "out" / "rejects").rglob("*.jsonl")
+              for line in p.read_text(encoding="utf-8").splitlines()]
+    assert len(logged) == sum(stats["rejected"].values())
+    too_long = next(r for r in logged if r["reason"] == "clean/too_long")
+    assert too_long["text"] == "x" * 20 and too_long["id"].endswith("bad.jsonl#11")
 
 
 def test_input_with_no_usable_document_is_one_line(tmp_path: Path) -> None:

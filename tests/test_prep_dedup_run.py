@@ -34,8 +34,11 @@ def overrides(out: Path, data: Path, *extra: str) -> list[str]:
 
 def test_duplicates_across_tasks_are_removed_and_counted(tmp_path: Path) -> None:
     data = corpus(tmp_path / "c.jsonl")
-    manifest = prepare(overrides(tmp_path / "out", data))
+    manifest = prepare(overrides(tmp_path / "out", data, "rejects=true"))
     stats = manifest.stats
+    logged = [json.loads(line) for p in (tmp_path / "out" / "rejects" / "dedup").rglob("*.jsonl")
+              for line in p.read_text(encoding="utf-8").splitlines()]
+    assert sorted(r["reason"] for r in logged) == ["dedup/exact", "dedup/exact", "dedup/near"]
     assert stats["rejected"] == {"dedup/exact": 2, "dedup/near": 1}
     assert stats["docs_in"] == UNIQUE + 3 and stats["docs_written"] == UNIQUE
     for part in [stats, *stats["tasks"]]:

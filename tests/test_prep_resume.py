@@ -17,7 +17,7 @@ from data_prep.api import prepare
 from tests.conftest import REPO_ROOT
 
 SMALL = ["max_docs=90", "seq_len=32", "tokenizer.vocab_size=300", "samples_per_shard=512", "chunk_docs=4",
-         "val_fraction=0.1", "progress=false", "report=false"]
+         "val_fraction=0.1", "progress=false", "report=false", "rejects=true"]
 POLL_S = 0.005
 KILL_TIMEOUT_S = 60
 
@@ -72,6 +72,16 @@ def test_killed_runs_resume_to_identical_output(tmp_path: Path, reference: dict[
     assert digest_tree(out) == reference
     leftovers = [p.name for p in out.rglob("*.tmp*")]
     assert not leftovers, f"temporary files left behind: {leftovers}"
+    assert rejects_of(out) == json.loads(reference["manifest.stats"])["rejected"]  # each rejection once
+
+
+def rejects_of(out: Path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for path in (out / "rejects").rglob("*.jsonl"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            reason = json.loads(line)["reason"]
+            counts[reason] = counts.get(reason, 0) + 1
+    return counts
 
 
 def test_workers_do_not_change_output(tmp_path: Path, reference: dict[str, str]) -> None:

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from data_prep.config import SourceConfig, SourceKind
 from data_prep.document import Document, Stats
@@ -55,15 +55,19 @@ def check_source(cfg: SourceConfig) -> None:
         resolve_paths(list(cfg.paths))
 
 
-def to_documents(records: Iterable[RawRecord], cfg: SourceConfig, stats: Stats) -> Iterator[Document]:
-    """Every record counts in ``docs_in``; broken ones are rejected as ``source/<error>``."""
+def to_documents(records: Iterable[RawRecord], cfg: SourceConfig, stats: Stats,
+                 on_reject: Callable[[str, str], None] | None = None) -> Iterator[Document]:
+    """Every record counts in ``docs_in``; broken ones are rejected as ``source/<error>``.
+
+    ``on_reject(record id, "source/<error>")`` hears about each rejection (for the rejects files).
+    """
     for record in records:
         stats.docs_in += 1
-        if record.error is not None:
-            stats.reject(SOURCE_STAGE, record.error)
-            continue
-        if isinstance(record.text, bytes):
-            stats.reject(SOURCE_STAGE, "invalid_utf8")
+        error = record.error or ("invalid_utf8" if isinstance(record.text, bytes) else None)
+        if error is not None:
+            stats.reject(SOURCE_STAGE, error)
+            if on_reject is not None:
+                on_reject(record.id, f"{SOURCE_STAGE}/{error}")
             continue
         yield Document(id=record.id, text=record.text or "", source=cfg.name, license=cfg.license,
                        url=record.url, synthetic=cfg.synthetic)
