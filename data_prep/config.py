@@ -113,6 +113,8 @@ class PrepConfig:
     num_workers: int = 1  # processes per task (filtering + tokenizing run in parallel, packing stays ordered)
     chunk_docs: int = 1024  # input records per unit of work handed to a worker (and per dedup part file)
     report: bool = True  # write OUT/report.html + PNGs after the merge
+    # A task saves its state after every unit that completed a shard, and at least this often otherwise.
+    checkpoint_every_s: float = 60.0
     rejects: bool = False  # write OUT/rejects/**.jsonl: id, stage/reason and the start of every rejected text
     rejects_text_chars: int = 300
     keep_intermediate: bool = False  # with whole-run dedup: keep each task's filtered parts after packing
@@ -132,6 +134,7 @@ def validate(cfg: PrepConfig) -> None:
     require(cfg.task_id is None or 0 <= cfg.task_id < cfg.num_tasks, "task_id",
             f"must be in [0, num_tasks={cfg.num_tasks}) or null, got {cfg.task_id}")
     require(cfg.num_workers >= 1, "num_workers", f"must be >= 1, got {cfg.num_workers}")
+    require(cfg.checkpoint_every_s >= 0, "checkpoint_every_s", f"must be >= 0, got {cfg.checkpoint_every_s}")
     require(cfg.rejects_text_chars >= 0, "rejects_text_chars", f"must be >= 0, got {cfg.rejects_text_chars}")
     require(cfg.chunk_docs >= 1, "chunk_docs", f"must be >= 1, got {cfg.chunk_docs}")
     require(cfg.pipeline.min_chars >= 0, "pipeline.min_chars", f"must be >= 0, got {cfg.pipeline.min_chars}")

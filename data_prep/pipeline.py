@@ -35,7 +35,7 @@ INTERRUPTED_EXIT = 130  # the shell's code for a Ctrl-C
 WORK_DIR_NAME = "_prep"  # per-task checkpoints and completion markers live here
 # Keys that change how a run executes but not what it produces: free to differ between reruns.
 EXECUTION_KEYS = ("out_dir", "task_id", "step", "num_workers", "chunk_docs", "progress", "report",
-                  "keep_intermediate")
+                  "keep_intermediate", "checkpoint_every_s")
 
 
 def run_prep(cfg: PrepConfig, raw_cfg: DictConfig) -> Manifest | None:

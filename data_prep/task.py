@@ -11,6 +11,7 @@ import json
 import os
 import pickle
 import re
+import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -208,6 +209,7 @@ def _process(cfg: PrepConfig, plan: PackPlan, state: TaskState, checkpoint: str,
             positions.append((source_state, consumed))
             yield chunk
 
+    last_save = time.monotonic()
     for result in ordered_map(plan.processor, plan.processor_args, units(), cfg.num_workers):
         start = state.consumed
         state.source_state, state.consumed = positions.popleft()
@@ -215,5 +217,6 @@ def _process(cfg: PrepConfig, plan: PackPlan, state: TaskState, checkpoint: str,
         wrote = state.absorb(result)
         if progress is not None:
             progress.update(len(result.docs) + result.stats.total_rejected)
-        if wrote:
+        if wrote or time.monotonic() - last_save >= cfg.checkpoint_every_s:
             write_atomic(checkpoint, state.to_pickle())
+            last_save = time.monotonic()

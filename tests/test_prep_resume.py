@@ -17,7 +17,7 @@ from data_prep.api import prepare
 from tests.conftest import REPO_ROOT
 
 SMALL = ["max_docs=90", "seq_len=32", "tokenizer.vocab_size=300", "samples_per_shard=512", "chunk_docs=4",
-         "val_fraction=0.1", "progress=false", "report=false", "rejects=true"]
+         "val_fraction=0.1", "progress=false", "report=false", "rejects=true", "checkpoint_every_s=0.05"]
 POLL_S = 0.005
 KILL_TIMEOUT_S = 60
 
