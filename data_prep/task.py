@@ -1,8 +1,8 @@
 """One task: its share of the input -> its own range of train/val shards + a completion marker.
 
-Resumable at any moment. After every unit of work that completed a shard, the task's whole state (source
-position, packers, samples waiting for the next shard, counters) is saved atomically; a rerun restores it
-and continues. Shards are deterministic, so a shard re-created after a crash has the same bytes.
+Resumable at any moment. After every unit of work that completed a shard (and at least every
+``checkpoint_every_s``), the task's whole state (source position, packers, samples waiting for the next
+shard, counters) is saved atomically; a rerun restores it and continues. Shards are deterministic, so a shard re-created after a crash has the same bytes.
 """
 
 from __future__ import annotations
