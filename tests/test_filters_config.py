@@ -87,3 +87,24 @@ def test_junk_documents_never_crash_the_web_stages(tmp_path) -> None:
     with SignatureWriter(tmp_path / "s.minhash.npz", cfg.dedup) as writer:
         for doc in docs:
             writer.add(doc)
+
+
+def test_presets_compose_through_hydra_with_overrides() -> None:
+    from hydra import compose, initialize_config_dir
+
+    from data_prep.config import PrepConfig, register, validate
+
+    register()
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base=None):
+        raw = compose(config_name="prep", overrides=[
+            "out_dir=x", "pipeline=web", "pipeline.gopher_quality.min_words=10",
+            "pipeline.gopher_repetition.top_ngram_max_char_frac={2: 0.5}", "pipeline.lang_id.keep=[en,de]",
+        ])
+        cfg: PrepConfig = OmegaConf.to_object(raw)
+        validate(cfg)
+        assert cfg.pipeline.name == "web" and cfg.pipeline.gopher_quality.min_words == 10
+        # dict overrides merge into the preset: one size changes, the others keep their published value
+        assert cfg.pipeline.gopher_repetition.top_ngram_max_char_frac == {2: 0.5, 3: 0.18, 4: 0.16}
+        assert cfg.pipeline.lang_id.keep == ["en", "de"]
+        with pytest.raises(Exception, match="min_word"):
+            compose(config_name="prep", overrides=["out_dir=x", "pipeline=web", "pipeline.gopher_quality.min_word=1"])

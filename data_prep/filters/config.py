@@ -51,7 +51,8 @@ class GopherRepetitionConfig:
     max_dup_para_frac: float = 0.3
     max_dup_line_char_frac: float = 0.2
     max_dup_para_char_frac: float = 0.2
-    # n -> max share of characters in the most frequent n-gram
+    # n -> max share of characters in the most frequent n-gram (a command-line dict override merges into
+    # these; set a size to 1.0 to switch it off)
     top_ngram_max_char_frac: dict[int, float] = field(default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16})
     # n -> max share of characters in repeated n-grams
     dup_ngram_max_char_frac: dict[int, float] = field(
