@@ -23,13 +23,15 @@ export DS_ACCELERATOR="${DS_ACCELERATOR:-cpu}" WANDB_MODE="${WANDB_MODE:-offline
 DATA=runs/quickstart/data
 RUN=runs/quickstart/train
 
-python -m data_prep out_dir="$DATA" max_docs=3000 seq_len=128 tokenizer.vocab_size=4096
+python -m data_prep out_dir="$DATA" seq_len=128 tokenizer.vocab_size=4096
 torchrun --standalone --nproc-per-node=2 -m train +experiment=quickstart \
   data.path="$DATA" run_dir="$RUN" deepspeed=zero2 logger.mode=offline "$@"
 
 echo
-echo "shards + manifest : $DATA/manifest.json ($DATA/train, $DATA/val)"
+echo "== openpretrain quickstart done =="
+echo "shards + manifest : $DATA/manifest.json ($DATA/train/, $DATA/val/)"
 echo "data report       : $DATA/report.html"
-echo "checkpoints       : $RUN/checkpoints/ (latest -> $(cat "$RUN/checkpoints/latest" 2>/dev/null || echo '?'))"
+echo "checkpoint        : $RUN/checkpoints/$(cat "$RUN/checkpoints/latest" 2>/dev/null || echo '?')"
 echo "metrics           : $RUN/metrics.jsonl"
 echo "W&B (offline) run : $(ls -d "$RUN"/wandb/offline-run-* 2>/dev/null | tail -n 1)  (upload: wandb sync <dir>)"
+echo "next              : python -m train.generate checkpoint=$RUN 'prompt=\"def \"' max_new_tokens=40"
