@@ -55,7 +55,7 @@ def test_preempt_crash_in_save_and_kill_resume_exactly(prepared_dir: Path, refer
     # Test 3: SIGTERM reaching only rank 1 -> every rank stops at the same step, complete checkpoint, rc 0.
     proc = start(2, *cmd, log_path=tmp_path / "1.log")
     line0 = len(records(run))
-    wait_for_step(proc, run, 3, after_line=line0)
+    wait_for_step(proc, run, 3, after_line=line0, log_path=tmp_path / "1.log")
     os.kill(worker_pids(proc)[1], signal.SIGTERM)
     assert proc.wait(timeout=180) == 0, (tmp_path / "1.log").read_text()[-3000:]
     stopped = events(run, "preempted")[-1]["step"]
@@ -72,7 +72,7 @@ def test_preempt_crash_in_save_and_kill_resume_exactly(prepared_dir: Path, refer
     # well before the end (polling a loaded machine can lag a few steps behind the run).
     kill_at = random.randint(EVERY + 2, EVERY + 6)
     proc = start(2, *cmd, log_path=tmp_path / "3.log")
-    wait_for_step(proc, run, kill_at, after_line=len(records(run)))
+    wait_for_step(proc, run, kill_at, after_line=len(records(run)), log_path=tmp_path / "3.log")
     kill_all(proc)
     train(2, *cmd)
 

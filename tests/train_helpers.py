@@ -64,7 +64,8 @@ def events(run_dir: Path, name: str) -> list[dict]:
     return [r for r in records(run_dir) if r.get("event") == name]
 
 
-def wait_for_step(proc: subprocess.Popen, run_dir: Path, step: int, after_line: int, timeout: float = 180) -> int:
+def wait_for_step(proc: subprocess.Popen, run_dir: Path, step: int, after_line: int, timeout: float = 180,
+                  log_path: Path | None = None) -> int:
     """Block until a step record >= ``step`` appears past line ``after_line``; returns that step."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -72,7 +73,8 @@ def wait_for_step(proc: subprocess.Popen, run_dir: Path, step: int, after_line: 
             if "event" not in rec and rec["step"] >= step:
                 return rec["step"]
         if proc.poll() is not None:
-            raise AssertionError(f"run ended (rc {proc.returncode}) before step {step}")
+            tail = log_path.read_text()[-4000:] if log_path else ""
+            raise AssertionError(f"run ended (rc {proc.returncode}) before step {step}:\n{tail}")
         time.sleep(0.02)
     raise AssertionError(f"no step {step} within {timeout}s")
 
