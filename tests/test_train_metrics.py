@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,17 @@ def test_non_main_ranks_write_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "metrics.jsonl").exists() and log.wandb is None
 
 
-def test_wandb_offline_run_keeps_its_id(tmp_path: Path) -> None:
+@pytest.fixture
+def own_wandb_service():
+    """wandb.init exports WANDB_SERVICE; without cleanup, later subprocesses would share this test's service."""
+    import wandb
+
+    yield
+    wandb.teardown()
+    os.environ.pop("WANDB_SERVICE", None)
+
+
+def test_wandb_offline_run_keeps_its_id(tmp_path: Path, own_wandb_service: None) -> None:
     run_id = new_run_id()
     assert run_id.isalnum() and run_id == run_id.lower()
     cfg = LoggerConfig(mode=LoggerMode.offline, project="p", name="n", group="g", tags=["t"])
@@ -72,3 +83,14 @@ def test_peak_flops_and_memory_on_cpu() -> None:
     assert peak_flops_per_device(None, cpu) is None  # no MFU without a known peak
     assert peak_flops_per_device(123e12, cpu) == 123e12
     assert memory_gb(cpu) > 0
+
+
+def test_wandb_failure_does_not_stop_training(tmp_path: Path, own_wandb_service: None) -> None:
+    (tmp_path / "wandb").write_text("a file where W&B wants its directory")
+    log = MetricsLog(str(tmp_path), enabled=True)
+    log.start_wandb(LoggerConfig(mode=LoggerMode.offline), str(tmp_path), new_run_id(), {})
+    assert log.wandb is None and "not started" in log.wandb_location()
+    log.log({"step": 1, "loss": 2.0})
+    log.close()
+    lines = _lines(tmp_path / "metrics.jsonl")
+    assert lines[0]["event"] == "wandb_unavailable" and lines[1] == {"step": 1, "loss": 2.0}

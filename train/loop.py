@@ -290,7 +290,7 @@ class Trainer:
             f"checkpoint: {ref.path if ref else 'none'}",
             f"metrics:    {self.metrics.path}",
             f"config:     {os.path.join(self.run_dir, CONFIG_FILE)}",
-            f"W&B run:    {self.metrics.wandb.location() if self.metrics.wandb else 'disabled (logger.mode=disabled)'}",
+            f"W&B run:    {self.metrics.wandb_location()}",
         ]
         log.info("\n".join(lines))
 

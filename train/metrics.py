@@ -82,10 +82,24 @@ class MetricsLog:
         self.path = os.path.join(run_dir, METRICS_FILE)
         self._file = open(self.path, "a", encoding="utf-8") if enabled else None  # noqa: SIM115
         self.wandb: WandbSink | None = None
+        self.wandb_error: str | None = None
 
     def start_wandb(self, cfg: LoggerConfig, run_dir: str, run_id: str, config: dict[str, Any]) -> None:
-        if self.enabled and cfg.mode != LoggerMode.disabled:
+        """Start the W&B run; if W&B fails (service, network, credentials) training goes on without it."""
+        if not self.enabled or cfg.mode == LoggerMode.disabled:
+            return
+        try:
             self.wandb = WandbSink(cfg, run_dir, run_id, config)
+        except Exception as exc:  # noqa: BLE001 - any W&B failure; metrics.jsonl still has everything
+            self.wandb_error = f"{type(exc).__name__}: {exc}"
+            log.warning("W&B run %s could not start (%s); logging to %s only", run_id, self.wandb_error, self.path)
+            self._write({"event": "wandb_unavailable", "run_id": run_id, "error": self.wandb_error,
+                         "time": time.time()})
+
+    def wandb_location(self) -> str:
+        if self.wandb is not None:
+            return self.wandb.location()
+        return f"not started ({self.wandb_error})" if self.wandb_error else "disabled (logger.mode=disabled)"
 
     def _write(self, record: dict[str, Any]) -> None:
         if self._file is None:
