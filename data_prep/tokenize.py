@@ -6,7 +6,6 @@ load that file) and its sha256 goes into the manifest.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable
 
@@ -14,7 +13,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 
 from data_prep.config import TokenizerConfig, TokenizerKind
 from openpretrain.errors import UserError
-from openpretrain.manifest import TOKENIZER_NAME, TokenizerInfo
+from openpretrain.manifest import TOKENIZER_NAME, TokenizerInfo, file_sha256
 
 
 def train_bpe(texts: Iterable[str], cfg: TokenizerConfig) -> Tokenizer:
@@ -66,14 +65,6 @@ def save_tokenizer(tok: Tokenizer, out_dir: str) -> str:
     tok.save(tmp)
     os.replace(tmp, path)
     return path
-
-
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def tokenizer_info(tok: Tokenizer, cfg: TokenizerConfig, path: str) -> TokenizerInfo:

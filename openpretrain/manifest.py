@@ -8,6 +8,7 @@ boundaries inside it and the ids/sources of the documents it came from.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -30,6 +31,15 @@ def sample_key(shard_index: int, sample_index: int) -> str:
 
 def shard_name(split: str, shard_index: int) -> str:
     return f"{split}/shard-{shard_index:06d}.tar"
+
+
+def file_sha256(path: str) -> str:
+    """Checksum recorded for shards and the tokenizer (streamed: shards can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def token_dtype_for(vocab_size: int) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import hashlib
 import logging
 import os
 import sys
@@ -22,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from tokenizers import Tokenizer
 
 from openpretrain.errors import UserError
-from openpretrain.manifest import TOKENIZER_NAME, load_manifest
+from openpretrain.manifest import TOKENIZER_NAME, file_sha256, load_manifest
 from train import checkpoint as ckpt
 from train.model import ModelArgs, Transformer, padded_vocab_size
 
@@ -218,14 +217,6 @@ def run_tokenizer(cfg: DictConfig, override: str | None = None) -> RunTokenizer:
     if digest != info.sha256:
         log.warning("tokenizer %s is not the file the run was trained with (%s)", path, manifest.tokenizer_path)
     return RunTokenizer(path=path, tokenizer=tokenizer, eos_id=info.eos_id, bos_id=info.bos_id, sha256=digest)
-
-
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass
