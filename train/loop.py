@@ -106,8 +106,8 @@ class Trainer:
         self.start_step = self.state.step
         self.start_skipped = self.engine.skipped_steps
         if plan is not None:
-            self.metrics.event("resume", self.state.step, f"resumed from {plan.ref.path}"
-                               f"{' (universal, world size ' + str(plan.ref.world_size) + ' -> ' + str(env.world_size) + ')' if plan.universal else ''}",
+            how = f" (universal checkpoint, world size {plan.ref.world_size} -> {env.world_size})" if plan.universal else ""
+            self.metrics.event("resume", self.state.step, f"resumed from {plan.ref.path}{how}",
                                checkpoint=plan.ref.path, from_world_size=plan.ref.world_size,
                                world_size=env.world_size, data_position=self._data_position())
         log.info("model: %.2fM parameters; global batch %d x %d tokens (micro %d x accum %d x %d ranks)",
