@@ -53,3 +53,33 @@ def test_prune_keeps_newest_k_and_never_a_newer_save(tmp_path: Path) -> None:
     assert sorted(Path(p).name for p in removed) == ["step_10", "step_20", "step_25"]
     assert not stale.exists() and in_progress.exists()
     assert [r.step for r in ckpt.complete_checkpoints(str(tmp_path))] == [30, 40]
+
+
+def _resume_cfg(*overrides: str):
+    from hydra import compose, initialize_config_dir
+
+    from openpretrain.cli import CONFIG_PATH, to_object
+    from train.config import register
+
+    register()
+    with initialize_config_dir(config_dir=CONFIG_PATH, version_base="1.3"):
+        return to_object(compose("train", overrides=["data.path=/d", "run_dir=/r", *overrides]))
+
+
+def test_resume_plan_same_world_size_and_refusals(tmp_path: Path) -> None:
+    import pytest
+    import torch
+
+    from openpretrain.errors import UserError
+    from train.engine import DistEnv
+    from train.resume import plan_resume
+
+    env = DistEnv(rank=0, world_size=2, local_rank=0, device=torch.device("cpu"))
+    assert plan_resume(_resume_cfg(), env, str(tmp_path)) is None
+    _make(tmp_path, 10, True, world_size=2)  # ZeRO-2 marker
+    plan = plan_resume(_resume_cfg("deepspeed=zero2"), env, str(tmp_path))
+    assert (plan.tag, plan.universal, plan.load_dir) == ("step_10", False, str(tmp_path / "checkpoints"))
+    with pytest.raises(UserError, match="auto_resume=false"):
+        plan_resume(_resume_cfg("auto_resume=false"), env, str(tmp_path))
+    with pytest.raises(UserError, match="ZeRO stage 2; resuming with stage 0 is not supported"):
+        plan_resume(_resume_cfg("deepspeed=zero0"), env, str(tmp_path))
