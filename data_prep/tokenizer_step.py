@@ -21,15 +21,24 @@ from openpretrain.errors import UserError
 from openpretrain.manifest import TOKENIZER_NAME, TokenizerInfo
 
 
-def training_texts(cfg: PrepConfig) -> Iterator[str]:
+def training_texts(cfg: PrepConfig, stats: Stats | None = None) -> Iterator[str]:
     """The first ``tokenizer.train_docs`` documents that pass the stages (within ``max_docs``)."""
+    stats = stats if stats is not None else Stats()
     source = build_source(cfg.source)
     records = source.records(None)
     if cfg.max_docs is not None:
         records = itertools.islice(records, cfg.max_docs)
-    docs = run_stages(to_documents(records, cfg.source, Stats()), build_doc_stages(cfg), Stats())
+    docs = run_stages(to_documents(records, cfg.source, stats), build_doc_stages(cfg), stats)
     for doc in itertools.islice(docs, cfg.tokenizer.train_docs):
         yield doc.text
+
+
+def _nothing_passed_message(stats: Stats, text_field: str) -> str:
+    """Name the reasons, so a wrong ``source.text_field`` or an empty glob is obvious."""
+    reasons = ", ".join(f"{reason} {n}" for reason, n in stats.rejected.most_common(3))
+    hint = f"; is source.text_field={text_field!r} right?" if stats.rejected["source/missing_text"] else ""
+    return (f"tokenizer: no document passed the stages, nothing to train the BPE on ({stats.docs_in} docs in"
+            f"{', rejected: ' + reasons if reasons else ''}{hint}; see the source and pipeline settings)")
 
 
 def prepare_tokenizer(cfg: PrepConfig, out_dir: str) -> tuple[Tokenizer, str, TokenizerInfo]:
@@ -38,16 +47,16 @@ def prepare_tokenizer(cfg: PrepConfig, out_dir: str) -> tuple[Tokenizer, str, To
         tok = Tokenizer.from_file(path)
     elif cfg.tokenizer.kind == TokenizerKind.train_bpe:
         seen = [0]
+        stats = Stats()
 
         def counted() -> Iterator[str]:
-            for text in training_texts(cfg):
+            for text in training_texts(cfg, stats):
                 seen[0] += 1
                 yield text
 
         tok = train_bpe(counted(), cfg.tokenizer)
         if not seen[0]:
-            raise UserError("tokenizer: no document passed the stages, nothing to train the BPE on "
-                            "(see the source and pipeline settings)")
+            raise UserError(_nothing_passed_message(stats, cfg.source.text_field))
         path = save_tokenizer(tok, out_dir)
     else:
         path = save_tokenizer(load_tokenizer(cfg.tokenizer), out_dir)

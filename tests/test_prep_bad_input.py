@@ -84,3 +84,11 @@ def test_input_with_no_usable_document_is_one_line(tmp_path: Path) -> None:
     proc = run_module("data_prep", f"out_dir={tmp_path / 'out'}", "source=local",
                       f"source.paths=[{tmp_path}/junk.jsonl]", check=False)
     assert proc.returncode == 2 and "no document passed" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_wrong_text_field_is_named_in_the_error(tmp_path: Path) -> None:
+    (tmp_path / "docs.jsonl").write_text('{"content": "a document long enough to keep"}\n' * 3)
+    proc = run_module("data_prep", f"out_dir={tmp_path / 'out'}", "source=local",
+                      f"source.paths=[{tmp_path}/docs.jsonl]", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "source/missing_text 3" in proc.stderr and "source.text_field='text'" in proc.stderr
