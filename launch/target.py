@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from launch.config import JobKind
-from openpretrain.cli import CONFIG_PATH
+from openpretrain.cli import CONFIG_PATH, to_object
 from openpretrain.errors import UserError
 from openpretrain.manifest import MANIFEST_NAME
 
@@ -79,7 +79,7 @@ def _validate(kind: JobKind, cfg: DictConfig) -> None:
         from train.config import validate
     else:
         from data_prep.config import validate
-    validate(OmegaConf.to_object(cfg))
+    validate(to_object(cfg))
 
 
 def compose_target(kind: JobKind, overrides: list[str], workdir: str, check_paths: bool) -> Target:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import functools
 import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from openpretrain.errors import UserError
+from openpretrain.errors import ConfigError, UserError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,8 +41,31 @@ def report_user_errors(fn: F) -> F:
 
 
 def to_object(cfg: DictConfig) -> Any:
-    """Convert a composed config into its structured-config dataclass instance."""
-    return OmegaConf.to_object(cfg)
+    """Convert a composed config into its structured-config dataclass instance.
+
+    Hydra refuses ``max_stepz=3`` but suggests ``+max_stepz=3``, which it accepts, and OmegaConf then
+    hangs the stray key on the dataclass as a plain attribute that nothing reads. Refuse it here.
+    """
+    obj = OmegaConf.to_object(cfg)
+    _refuse_undeclared_keys(cfg, obj, "")
+    return obj
+
+
+def _refuse_undeclared_keys(node: Any, obj: Any, prefix: str) -> None:
+    if isinstance(obj, list) and isinstance(node, ListConfig):
+        for index, (item_node, item) in enumerate(zip(node, obj, strict=False)):
+            _refuse_undeclared_keys(item_node, item, f"{prefix}[{index}]")
+        return
+    if not (dataclasses.is_dataclass(obj) and isinstance(node, DictConfig)):
+        return  # plain dicts (e.g. launch.env) take any key by design
+    declared = {f.name for f in dataclasses.fields(obj)}
+    for key in node:
+        full_key = f"{prefix}{key}"
+        if key not in declared:
+            close = difflib.get_close_matches(str(key), declared, n=1)
+            hint = f"did you mean '{prefix}{close[0]}'?" if close else f"{type(obj).__name__} has no such field"
+            raise ConfigError(full_key, f"unknown key ({hint})")
+        _refuse_undeclared_keys(node._get_node(key), getattr(obj, key), f"{full_key}.")
 
 
 def resolved_yaml(cfg: DictConfig) -> str:

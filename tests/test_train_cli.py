@@ -17,6 +17,9 @@ from tests.conftest import run_module
         (("data.path={empty}",), "no manifest.json in"),
         (("data.path={empty}", "max_steps=0"), "config key 'max_steps': must be >= 1"),
         (("data.path={empty}", "stability.spike_factor=0.5"), "config key 'stability.spike_factor'"),
+        # Hydra's own hint for a typo is `+key=...`, which it then accepts; ours still refuses it
+        (("data.path={empty}", "+max_stepz=3"), "config key 'max_stepz': unknown key (did you mean 'max_steps'?)"),
+        (("data.path={empty}", "+data.foo=1"), "config key 'data.foo': unknown key"),
     ],
 )
 def test_bad_input_is_one_line(tmp_path: Path, overrides: tuple[str, ...], expected: str) -> None:
