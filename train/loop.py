@@ -103,6 +103,9 @@ class Trainer:
         peak = peak_flops_per_device(cfg.peak_flops, env.device)
         self.throughput = Throughput(flops_per_token, peak * env.world_size if peak else None)
         self.metrics.start_wandb(cfg.logger, self.run_dir, self.state.wandb_run_id, self.config)
+        if not self.val_batches and cfg.eval_batches:  # a small corpus can leave the val split empty
+            self.metrics.event("no_val", self.state.step, "no val samples in the data: val_loss/val_bpb will not be "
+                               "logged (prepare more documents or raise data_prep's val_fraction)")
         self.start_step = self.state.step
         self.start_skipped = self.engine.skipped_steps
         if plan is not None:
