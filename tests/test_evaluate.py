@@ -72,9 +72,10 @@ def test_bad_input(stage_runs, prepared_dir, tmp_path):  # noqa: F811
         evaluate(EvaluateConfig(checkpoint=run, data=EvalDataConfig(path=str(other))))
     with pytest.raises(ConfigError, match="either text_file or data.path"):
         validate(EvaluateConfig(checkpoint=run, text_file="a.txt", data=EvalDataConfig(path="d")))
-    with pytest.raises(UserError, match="text_file: file not found"):
-        evaluate(EvaluateConfig(checkpoint=run, text_file=str(tmp_path / "missing.txt")))
+    with pytest.raises(UserError, match="text_file: file not found"):  # at validation, before loading
+        validate(EvaluateConfig(checkpoint=run, text_file=str(tmp_path / "missing.txt")))
     with pytest.raises(UserError, match="no 'test' shards"):
         evaluate(EvaluateConfig(checkpoint=run, data=EvalDataConfig(split="test")))
+    (tmp_path / "x.txt").write_text("x")
     with pytest.raises(ConfigError, match="max_seq_len=128"):
         evaluate(EvaluateConfig(checkpoint=run, text_file=str(tmp_path / "x.txt"), seq_len=512))

@@ -62,6 +62,8 @@ def validate(cfg: EvaluateConfig) -> None:
         require(cfg.max_batches >= 1, "max_batches", f"must be >= 1, got {cfg.max_batches}")
     if cfg.text_file is not None and cfg.data.path is not None:
         raise ConfigError("text_file", "give either text_file or data.path, not both")
+    if cfg.text_file is not None and not os.path.isfile(cfg.text_file):
+        raise UserError(f"text_file: file not found: {cfg.text_file}")  # before the slow checkpoint load
 
 
 @dataclass
@@ -167,8 +169,6 @@ def evaluate(cfg: EvaluateConfig) -> dict:
     totals = Totals()
     result: dict = {"checkpoint": loaded.checkpoint.path, "step": loaded.checkpoint.ref.step, "seq_len": seq_len}
     if cfg.text_file is not None:
-        if not os.path.isfile(cfg.text_file):
-            raise UserError(f"text_file: file not found: {cfg.text_file}")
         with open(cfg.text_file, encoding="utf-8") as fh:
             text = fh.read()
         tok = loaded.tokenizer
