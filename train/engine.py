@@ -12,6 +12,7 @@ import math
 import os
 import socket
 import types
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,9 @@ def prepare_environment() -> str:
     """Call before deepspeed is imported: pick its accelerator. Returns "cuda" or "cpu"."""
     from train.perf import fix_cuda_arch_list
 
+    # DeepSpeed's ZeRO-2 all-gather uses a torch API that now warns on every rank at every start; the
+    # warning is not actionable for our users (nor for us until DeepSpeed moves), so keep the log clean.
+    warnings.filterwarnings("ignore", message=r".*all_gather_into_tensor.*deprecated", category=FutureWarning)
     if torch.cuda.is_available():
         fix_cuda_arch_list()
         return "cuda"
