@@ -14,19 +14,18 @@ looked up with a sorted array and ``np.searchsorted`` — no Python loop over n-
 
 from __future__ import annotations
 
-import glob
 import gzip
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import xxhash
 
 from data_prep.document import Document, Stats
 from data_prep.filters.config import DecontamConfig
+from data_prep.sources.local import expand_paths
 from openpretrain.errors import UserError
 
 _WORD = re.compile(r"[^\W_]+")
@@ -84,14 +83,7 @@ def _strings(values) -> Iterator[str]:
 
 
 def eval_files(patterns: list[str]) -> list[str]:
-    files: list[str] = []
-    for pattern in patterns:
-        matched = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-        missing = [m for m in matched if not Path(m).is_file()]
-        if not matched or missing:
-            raise UserError(f"pipeline.decontam.eval_paths: no evaluation file at {missing[0] if missing else pattern}")
-        files.extend(matched)
-    return files
+    return expand_paths(patterns, "pipeline.decontam.eval_paths", what="evaluation file")
 
 
 class Decontaminator:

@@ -25,23 +25,30 @@ PARQUET_BATCH_ROWS = 1024
 _GLOB_CHARS = frozenset("*?[")
 
 
-def resolve_paths(patterns: list[str]) -> list[str]:
-    """Expand files and globs (sorted, de-duplicated); a missing file or empty glob is a ``UserError``."""
+def expand_paths(patterns: list[str], key: str, what: str = "file") -> list[str]:
+    """Expand files and globs (sorted, de-duplicated); a missing file or an empty glob is a ``UserError``
+    naming the config ``key``. Shared by every config key that takes input paths."""
     files: list[str] = []
     for pattern in patterns:
         if _GLOB_CHARS & set(pattern):
             matches = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
             if not matches:
-                raise UserError(f"source.paths: glob {pattern!r} matches no files")
+                raise UserError(f"{key}: no {what} at {pattern!r} (the glob matches no files)")
             files.extend(matches)
         elif os.path.isfile(pattern):
             files.append(pattern)
         else:
-            raise UserError(f"source.paths: file not found: {pattern}")
+            raise UserError(f"{key}: no {what} at {pattern} (file not found)")
+    return list(dict.fromkeys(files))
+
+
+def resolve_paths(patterns: list[str]) -> list[str]:
+    """``source.paths`` expanded, each with a format the local source can read."""
+    files = expand_paths(patterns, "source.paths")
     for path in files:
         if file_format(path) is None:
             raise UserError(f"source.paths: unsupported file type {path!r} (use .jsonl, .jsonl.gz, .parquet, .txt)")
-    return list(dict.fromkeys(files))
+    return files
 
 
 def file_format(path: str) -> str | None:
