@@ -1,0 +1,134 @@
+"""The training objective as the loader sees it: packed rows of ``seq_len + 1`` ids -> (inputs, targets).
+
+``make_rows`` runs in the data reader threads on every micro batch. It is a pure function of the rows,
+their sample ids and the run's seed, so exact resume and world-size changes need no objective state; the
+checkpointed ``state_dict`` only records which objective (and settings) produced the run's batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from openpretrain.errors import UserError
+from openpretrain.special_tokens import FIM_END, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, MASK, OBJECTIVE_TOKENS
+from train.objectives.config import ObjectiveConfig, ObjectiveName
+from train.objectives.fim import FimTokens, fim_row
+from train.objectives.mlm import MaskingRule, mask_row, ordinary_ids
+from train.objectives.seeding import sample_rng
+
+
+@dataclass
+class Rows:
+    """Model inputs and targets of one micro batch (numpy int64, shape [n, seq_len])."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    doc_starts: list[list[int]]
+
+
+def shifted(table: np.ndarray, doc_starts: list[list[int]], seq_len: int) -> Rows:
+    """Causal LM: predict token t+1 from tokens <= t."""
+    starts = [[s for s in row if s < seq_len] or [0] for row in doc_starts]
+    return Rows(table[:, :-1].copy(), table[:, 1:].copy(), starts)
+
+
+class Objective:
+    """Causal LM; the base of the others. ``causal`` is the attention the model must use."""
+
+    name = ObjectiveName.clm
+    causal = True
+
+    def __init__(self, cfg: ObjectiveConfig, seed: int) -> None:
+        self.cfg, self.seed = cfg, seed
+
+    def make_rows(self, table: np.ndarray, sample_ids: list[str], doc_starts: list[list[int]],
+                  ignore_index: int) -> Rows:
+        return shifted(table, doc_starts, table.shape[1] - 1)
+
+    def make_val_rows(self, table: np.ndarray, sample_ids: list[str], doc_starts: list[list[int]],
+                      ignore_index: int) -> Rows:
+        """Validation rows: what the val loss is computed on (plain next-token text unless overridden)."""
+        return shifted(table, doc_starts, table.shape[1] - 1)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"name": self.name.value, "seed": self.seed, "fim": dict(vars(self.cfg.fim)),
+                "mlm": dict(vars(self.cfg.mlm))}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Checkpoints of runs from before objectives carry no entry: they were causal LM."""
+        saved = (state or {}).get("name", ObjectiveName.clm.value)
+        if saved == ObjectiveName.mlm.value and self.causal or saved != ObjectiveName.mlm.value and not self.causal:
+            raise UserError(f"cannot resume: the checkpoint was trained with objective={saved}, this run has "
+                            f"objective={self.name.value}; causal and bidirectional attention do not mix "
+                            f"(use a new run_dir)")
+
+
+class FimObjective(Objective):
+    name = ObjectiveName.fim
+
+    def __init__(self, cfg: ObjectiveConfig, seed: int, tokens: FimTokens, eos_id: int) -> None:
+        super().__init__(cfg, seed)
+        self.tokens, self.eos_id = tokens, eos_id
+
+    def make_rows(self, table, sample_ids, doc_starts, ignore_index) -> Rows:
+        out = np.empty_like(table)
+        new_starts = []
+        for i, (row, sample_id, starts) in enumerate(zip(table, sample_ids, doc_starts)):
+            rng = sample_rng(self.seed, self.name.value, sample_id)
+            out[i], row_starts, _ = fim_row(row, starts, rng, self.cfg.fim.rate, self.cfg.fim.spm_rate,
+                                            self.tokens, self.eos_id)
+            new_starts.append(row_starts)
+        return shifted(out, new_starts, table.shape[1] - 1)
+
+
+class MlmObjective(Objective):
+    name = ObjectiveName.mlm
+    causal = False
+
+    def __init__(self, cfg: ObjectiveConfig, seed: int, rule: MaskingRule) -> None:
+        super().__init__(cfg, seed)
+        self.rule, self.ordinary = rule, ordinary_ids(rule)
+
+    def make_rows(self, table, sample_ids, doc_starts, ignore_index) -> Rows:
+        seq_len = table.shape[1] - 1
+        inputs = np.empty((len(table), seq_len), dtype=np.int64)
+        targets = np.empty_like(inputs)
+        for i, (row, sample_id) in enumerate(zip(table, sample_ids)):
+            rng = sample_rng(self.seed, self.name.value, sample_id)
+            inputs[i], targets[i] = mask_row(row[:seq_len], rng, self.rule, self.ordinary, ignore_index)
+        return Rows(inputs, targets, [[s for s in row if s < seq_len] or [0] for row in doc_starts])
+
+    # A bidirectional model has no next-token loss: validation is the masked loss on deterministically
+    # masked val rows (the same masking for a val sample at every evaluation).
+    make_val_rows = make_rows
+
+
+def special_ids(tokenizer: Tokenizer, objective: ObjectiveName, tokenizer_path: str) -> dict[str, int]:
+    """The ids of the objective's special tokens; a tokenizer without them is refused in one line."""
+    needed = OBJECTIVE_TOKENS.get(objective.value, ())
+    ids = {token: tokenizer.token_to_id(token) for token in needed}
+    missing = [token for token, token_id in ids.items() if token_id is None]
+    if missing:
+        raise UserError(f"objective={objective.value} needs the special tokens {', '.join(missing)}, which "
+                        f"{tokenizer_path} lacks: prepare the data with "
+                        f"tokenizer.objective_tokens=[{objective.value}] (python -m data_prep ...)")
+    return ids  # type: ignore[return-value]
+
+
+def build_objective(cfg: ObjectiveConfig, seed: int, tokenizer: Tokenizer, tokenizer_path: str, eos_id: int,
+                    bos_id: int | None) -> Objective:
+    ids = special_ids(tokenizer, cfg.name, tokenizer_path)
+    if cfg.name == ObjectiveName.fim:
+        tokens = FimTokens(ids[FIM_PREFIX], ids[FIM_SUFFIX], ids[FIM_MIDDLE], ids[FIM_END])
+        return FimObjective(cfg, seed, tokens, eos_id)
+    if cfg.name == ObjectiveName.mlm:
+        specials = {eos_id, ids[MASK], *(i for i in (bos_id,) if i is not None)}
+        specials |= {tokenizer.token_to_id(t) for ts in OBJECTIVE_TOKENS.values() for t in ts} - {None}
+        rule = MaskingRule(cfg.mlm.probability, cfg.mlm.mask_rate, cfg.mlm.random_rate, ids[MASK],
+                           tuple(sorted(specials)), tokenizer.get_vocab_size(with_added_tokens=True))
+        return MlmObjective(cfg, seed, rule)
+    return Objective(cfg, seed)
