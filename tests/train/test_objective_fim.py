@@ -43,6 +43,9 @@ def test_layout_psm_and_spm_restore_the_document():
         for k, piece in enumerate(pieces):
             original = row[piece.start:piece.start + piece.length]
             begin = new_starts[k]
+            if begin + piece.length + 4 >= len(out):
+                assert k == len(pieces) - 1  # only the last piece is cut by the row length
+                continue
             segment = out[begin:begin + piece.length + 4]
             mode, prefix, middle, suffix = _decode_piece(segment)
             assert mode == piece.mode
