@@ -23,15 +23,17 @@ def _row(doc_lengths: list[int], row_len: int, first_id: int = 10) -> tuple[np.n
     return np.concatenate(parts)[:row_len].astype(np.int64), [s for s in starts if s < row_len]
 
 
-def _decode_piece(piece: np.ndarray) -> tuple[str, list[int], list[int], list[int]]:
-    """Undo one rearranged piece -> (mode, prefix, middle, suffix)."""
+def _decode_piece(piece: np.ndarray, mode: str) -> tuple[list[int], list[int], list[int]]:
+    """Undo one rearranged piece -> (prefix, part after <MID>, suffix). With an empty prefix PSM and SPM
+    are the same tokens, so the layout alone cannot tell them apart: the caller names the mode."""
     assert piece[0] == IDS.prefix and piece[-1] == IDS.end
     body = list(piece[1:-1])
-    if body[0] == IDS.suffix:  # SPM: <PRE><SUF> suffix <MID> prefix middle (returned joined, as "middle")
+    if mode == "spm":  # <PRE><SUF> suffix <MID> prefix middle
+        assert body[0] == IDS.suffix
         mid = body.index(IDS.middle)
-        return "spm", [], body[mid + 1:], body[1:mid]
+        return [], body[mid + 1:], body[1:mid]
     suf, mid = body.index(IDS.suffix), body.index(IDS.middle)
-    return "psm", body[:suf], body[mid + 1:], body[suf + 1:mid]
+    return body[:suf], body[mid + 1:], body[suf + 1:mid]
 
 
 def test_layout_psm_and_spm_restore_the_document():
@@ -47,8 +49,8 @@ def test_layout_psm_and_spm_restore_the_document():
                 assert k == len(pieces) - 1  # only the last piece is cut by the row length
                 continue
             segment = out[begin:begin + piece.length + 4]
-            mode, prefix, middle, suffix = _decode_piece(segment)
-            assert mode == piece.mode
+            mode = piece.mode
+            prefix, middle, suffix = _decode_piece(segment, mode)
             seen.add(mode)
             lo, hi = piece.cut
             assert suffix == list(original[hi:])
