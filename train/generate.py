@@ -83,9 +83,11 @@ def next_tokens(logits, sampling: Sampling, generator):
 
 def generate_tokens(
     model, prompt: list[int], max_new_tokens: int, sampling: Sampling, num_samples: int = 1,
-    seed: int = 0, eos_id: int | None = None, decodable_vocab: int | None = None,
+    seed: int = 0, eos_id: int | None = None, decodable_vocab: int | None = None, stop_ids: tuple[int, ...] = (),
 ) -> list[list[int]]:
     """New token ids for ``num_samples`` continuations of ``prompt`` (batched, one KV cache per layer).
+
+    A continuation ends with the first of ``eos_id`` or ``stop_ids`` it produces (that token included).
 
     ``decodable_vocab``: ids at or above it are embedding padding the tokenizer cannot decode; they are
     never produced (Hugging Face does the same through generation_config's ``suppress_tokens``).
@@ -104,6 +106,7 @@ def generate_tokens(
     tokens = torch.tensor([prompt] * num_samples, dtype=torch.long, device=model.embed_tokens.weight.device)
     out = torch.empty((num_samples, 0), dtype=torch.long, device=tokens.device)
     done = torch.zeros(num_samples, dtype=torch.bool, device=tokens.device)
+    stops = torch.tensor([i for i in (eos_id, *stop_ids) if i is not None], dtype=torch.long, device=tokens.device)
     with torch.inference_mode():
         for _ in range(max_new_tokens):
             logits = model(tokens, kv_caches=caches)[:, -1, :].float()
@@ -111,16 +114,17 @@ def generate_tokens(
                 logits[:, decodable_vocab:] = float("-inf")
             step = next_tokens(logits, sampling, generator)
             out = torch.cat([out, step[:, None]], dim=1)
-            if eos_id is not None:
-                done |= step == eos_id
+            if len(stops):
+                done |= torch.isin(step, stops)
                 if bool(done.all()):
                     break
             tokens = step[:, None]
-    return [_until_eos(row, eos_id) for row in out.tolist()]
+    return [_until_stop(row, stops.tolist()) for row in out.tolist()]
 
 
-def _until_eos(ids: list[int], eos_id: int | None) -> list[int]:
-    return ids[: ids.index(eos_id) + 1] if eos_id is not None and eos_id in ids else ids
+def _until_stop(ids: list[int], stops: list[int]) -> list[int]:
+    ends = [i for i, token in enumerate(ids) if token in stops]
+    return ids[: ends[0] + 1] if ends else ids
 
 
 def prompt_ids(tokenizer, text: str) -> list[int]:

@@ -30,6 +30,7 @@ class ModelArgs:
     norm_eps: float = 1e-5
     tie_embeddings: bool = False
     init_std: float = 0.02
+    causal: bool = True  # False: bidirectional attention (objective=mlm); same weights, same layout
 
     @property
     def head_dim(self) -> int:
@@ -77,6 +78,7 @@ class Attention(nn.Module):
     def __init__(self, args: ModelArgs) -> None:
         super().__init__()
         self.n_heads, self.n_kv_heads, self.head_dim = args.n_heads, args.n_kv_heads, args.head_dim
+        self.causal = args.causal
         self.q_proj = nn.Linear(args.dim, args.n_heads * self.head_dim, bias=False)
         self.k_proj = nn.Linear(args.dim, args.n_kv_heads * self.head_dim, bias=False)
         self.v_proj = nn.Linear(args.dim, args.n_kv_heads * self.head_dim, bias=False)
@@ -94,7 +96,7 @@ class Attention(nn.Module):
         k = self.k_proj(x).view(bsz, seqlen, self.n_kv_heads, self.head_dim).transpose(1, 2)
         v = self.v_proj(x).view(bsz, seqlen, self.n_kv_heads, self.head_dim).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        mask, is_causal = None, True
+        mask, is_causal = None, self.causal
         if kv_cache is not None:
             past = kv_cache.length
             k, v = kv_cache.update(k, v)
@@ -234,15 +236,20 @@ class Transformer(nn.Module):
         kv_caches: list[KVCache] | None = None,
         targets: torch.Tensor | None = None,
         ignore_index: int = -100,
-    ) -> torch.Tensor:
+        labelled_only: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Logits (batch, seq, vocab); with ``targets``, the mean next-token loss instead (see ``loss``).
 
         The loss lives in forward so that a DeepSpeed engine call (and ``engine.compile()``, which
         compiles forward) covers the whole step: ``loss = engine(tokens, targets=targets)``.
+        ``labelled_only`` (sparse targets, e.g. MLM's 15%): logits only where a target is set, and
+        ``(mean loss, number of positions whose argmax is the target)``.
         """
         hidden = self.hidden_states(tokens, kv_caches)
         if targets is None:
             return self.lm_head(hidden)
+        if labelled_only:
+            return self._labelled_loss(hidden, targets, ignore_index)
         if self.loss_chunk_size > 0:
             return self.lm_head(hidden, targets, self.loss_chunk_size, ignore_index)
         logits = self.lm_head(hidden)
@@ -250,6 +257,17 @@ class Transformer(nn.Module):
         return F.cross_entropy(
             logits.float().view(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=ignore_index
         )
+
+    def _labelled_loss(
+        self, hidden: torch.Tensor, targets: torch.Tensor, ignore_index: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        keep = targets != ignore_index
+        labels = targets[keep]
+        logits = self.lm_head(hidden[keep]).float()
+        # Sum / count rather than a mean: a micro batch without a labelled position gives 0, not NaN.
+        loss = F.cross_entropy(logits, labels, reduction="sum") / keep.sum().clamp(min=1)
+        correct = (logits.argmax(dim=-1) == labels).sum()
+        return loss, correct
 
     def loss(self, tokens: torch.Tensor, targets: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
         """Mean next-token cross-entropy. With ``loss_chunk_size`` > 0 the full logits never exist."""

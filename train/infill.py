@@ -1,0 +1,79 @@
+"""Infilling generation with a FIM-trained model: given a prefix and a suffix, write the middle.
+
+The prompt is the PSM layout the model was trained on, ``<PRE> prefix <SUF> suffix <MID>``, after the
+token a document starts from in training (BOS, else EOS); the model writes the middle and closes it
+with ``<END>`` (or EOS, or runs into ``max_new_tokens``). Used by ``python -m train.generate mode=infill``
+and by the self-feedback loop's synthetic source (``prompt=infill``): ``infill_texts`` is the one entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tokenizers import Tokenizer
+
+from openpretrain.errors import UserError
+from openpretrain.special_tokens import FIM_END, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX
+from train.generate import Sampling, generate_tokens
+from train.objectives.config import ObjectiveName
+from train.objectives.fim import FimTokens, psm_prompt
+
+
+@dataclass(frozen=True)
+class Middle:
+    text: str
+    tokens: list[int]  # the middle's ids, the closing token excluded
+    stop: str  # "end" (<END> written), "eos", or "length" (max_new_tokens reached first)
+
+
+def trained_objective(config: dict[str, Any] | Any) -> str:
+    """The objective a run was trained with, from its saved resolved config (causal LM before objectives)."""
+    objective = (config or {}).get("objective") or {}
+    return str(objective.get("name", ObjectiveName.clm.value))
+
+
+def require_fim(config: dict[str, Any] | Any, checkpoint: str) -> None:
+    name = trained_objective(config)
+    if name != ObjectiveName.fim.value:
+        raise UserError(f"mode=infill needs a checkpoint trained with objective=fim; {checkpoint} was trained "
+                        f"with objective={name}")
+
+
+def fim_tokens(tokenizer: Tokenizer) -> FimTokens:
+    ids = [tokenizer.token_to_id(t) for t in (FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE, FIM_END)]
+    if any(i is None for i in ids):
+        raise UserError("the run's tokenizer has no FIM sentinel tokens (prepare with tokenizer.objective_tokens=[fim])")
+    return FimTokens(*ids)  # type: ignore[arg-type]
+
+
+def infill_ids(model, prefix: list[int], suffix: list[int], fim: FimTokens, start_id: int | None,
+               max_new_tokens: int, sampling: Sampling, num_samples: int = 1, seed: int = 0,
+               eos_id: int | None = None, decodable_vocab: int | None = None) -> list[tuple[list[int], str]]:
+    """(middle ids without the closing token, how it stopped) per sample."""
+    prompt = ([start_id] if start_id is not None else []) + psm_prompt(prefix, suffix, fim)
+    rows = generate_tokens(model, prompt, max_new_tokens, sampling, num_samples, seed, eos_id, decodable_vocab,
+                           stop_ids=(fim.end,))
+    out = []
+    for row in rows:
+        if row and row[-1] == fim.end:
+            out.append((row[:-1], "end"))
+        elif row and eos_id is not None and row[-1] == eos_id:
+            out.append((row[:-1], "eos"))
+        else:
+            out.append((row, "length"))
+    return out
+
+
+def infill_texts(model, tokenizer: Tokenizer, prefix: str, suffix: str, max_new_tokens: int, sampling: Sampling,
+                 eos_id: int, bos_id: int | None = None, num_samples: int = 1, seed: int = 0) -> list[Middle]:
+    """Middles between ``prefix`` and ``suffix`` (strings): the function the loop's synthetic source calls."""
+    fim = fim_tokens(tokenizer)
+
+    def encode(text: str) -> list[int]:
+        return tokenizer.encode(text, add_special_tokens=False).ids if text else []
+
+    start = bos_id if bos_id is not None else eos_id
+    rows = infill_ids(model, encode(prefix), encode(suffix), fim, start, max_new_tokens, sampling, num_samples,
+                      seed, eos_id, tokenizer.get_vocab_size(with_added_tokens=True))
+    return [Middle(tokenizer.decode(ids, skip_special_tokens=True), ids, stop) for ids, stop in rows]
