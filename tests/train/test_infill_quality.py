@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 
-from train.data.batches import IGNORE_INDEX
 from train.generate import Sampling, generate_tokens
 from train.infill import infill_ids
 from train.model import ModelArgs, Transformer
@@ -54,7 +53,7 @@ def _train(objective: Objective, table: np.ndarray, starts: list[list[int]], ste
         pick = [(step * batch + i) % len(table) for i in range(batch)]
         # A new sample id per epoch: each pass sees fresh FIM cuts, as a multi-epoch run does.
         ids = [f"{p}:{(step * batch + i) // len(table)}" for i, p in enumerate(pick)]
-        rows = objective.make_rows(table[pick], ids, [starts[p] for p in pick], IGNORE_INDEX)
+        rows = objective.make_rows(table[pick], ids, [starts[p] for p in pick])
         loss = model(torch.from_numpy(rows.inputs), targets=torch.from_numpy(rows.targets))
         opt.zero_grad()
         loss.backward()

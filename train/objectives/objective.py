@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 from tokenizers import Tokenizer
 
 from openpretrain.errors import UserError
@@ -45,8 +46,7 @@ class Objective:
     def __init__(self, cfg: ObjectiveConfig, seed: int) -> None:
         self.cfg, self.seed = cfg, seed
 
-    def make_rows(self, table: np.ndarray, sample_ids: list[str], doc_starts: list[list[int]],
-                  ignore_index: int) -> Rows:
+    def make_rows(self, table: np.ndarray, sample_ids: list[str], doc_starts: list[list[int]]) -> Rows:
         return shifted(table, doc_starts, table.shape[1] - 1)
 
     def make_val_rows(self, table: np.ndarray, sample_ids: list[str], doc_starts: list[list[int]],
@@ -54,6 +54,24 @@ class Objective:
         """Validation rows: what the val loss is computed on (plain next-token text unless overridden)."""
         return shifted(table, doc_starts, table.shape[1] - 1)
 
+    # -- the step ------------------------------------------------------------------------------------------
+    def loss(self, model, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss to backpropagate, per-micro-batch counts to sum over steps and ranks; empty for CLM/FIM).
+
+        ``model`` is the DeepSpeed engine in training, the bare Transformer elsewhere.
+        """
+        return model(inputs, targets=targets), torch.zeros(0, device=inputs.device)
+
+    def metrics(self, counts: torch.Tensor, prefix: str = "") -> dict[str, float]:
+        """Metrics from the counts summed by ``loss`` (over micro batches and ranks)."""
+        return {}
+
+    @property
+    def reports_perplexity(self) -> bool:
+        """Whether val loss is a next-token loss (perplexity and bits per byte then mean something)."""
+        return self.causal
+
+    # -- state ------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {"name": self.name.value, "seed": self.seed, "fim": dict(vars(self.cfg.fim)),
                 "mlm": dict(vars(self.cfg.mlm))}
@@ -74,7 +92,7 @@ class FimObjective(Objective):
         super().__init__(cfg, seed)
         self.tokens, self.eos_id = tokens, eos_id
 
-    def make_rows(self, table, sample_ids, doc_starts, ignore_index) -> Rows:
+    def make_rows(self, table, sample_ids, doc_starts) -> Rows:
         out = np.empty_like(table)
         new_starts = []
         for i, (row, sample_id, starts) in enumerate(zip(table, sample_ids, doc_starts)):
@@ -89,18 +107,28 @@ class MlmObjective(Objective):
     name = ObjectiveName.mlm
     causal = False
 
-    def __init__(self, cfg: ObjectiveConfig, seed: int, rule: MaskingRule) -> None:
+    def __init__(self, cfg: ObjectiveConfig, seed: int, rule: MaskingRule, ignore_index: int) -> None:
         super().__init__(cfg, seed)
-        self.rule, self.ordinary = rule, ordinary_ids(rule)
+        self.rule, self.ordinary, self.ignore_index = rule, ordinary_ids(rule), ignore_index
 
-    def make_rows(self, table, sample_ids, doc_starts, ignore_index) -> Rows:
+    def make_rows(self, table, sample_ids, doc_starts) -> Rows:
         seq_len = table.shape[1] - 1
         inputs = np.empty((len(table), seq_len), dtype=np.int64)
         targets = np.empty_like(inputs)
         for i, (row, sample_id) in enumerate(zip(table, sample_ids)):
             rng = sample_rng(self.seed, self.name.value, sample_id)
-            inputs[i], targets[i] = mask_row(row[:seq_len], rng, self.rule, self.ordinary, ignore_index)
+            inputs[i], targets[i] = mask_row(row[:seq_len], rng, self.rule, self.ordinary, self.ignore_index)
         return Rows(inputs, targets, [[s for s in row if s < seq_len] or [0] for row in doc_starts])
+
+    def loss(self, model, inputs, targets):
+        loss, correct = model(inputs, targets=targets, labelled_only=True)
+        labelled = (targets != self.ignore_index).sum()
+        return loss, torch.stack([correct, labelled]).float()
+
+    def metrics(self, counts, prefix=""):
+        correct, labelled = counts.tolist()
+        return {f"{prefix}masked_accuracy": correct / labelled if labelled else None,
+                f"{prefix}masked_tokens": int(labelled)}
 
     # A bidirectional model has no next-token loss: validation is the masked loss on deterministically
     # masked val rows (the same masking for a val sample at every evaluation).
@@ -120,7 +148,7 @@ def special_ids(tokenizer: Tokenizer, objective: ObjectiveName, tokenizer_path: 
 
 
 def build_objective(cfg: ObjectiveConfig, seed: int, tokenizer: Tokenizer, tokenizer_path: str, eos_id: int,
-                    bos_id: int | None) -> Objective:
+                    bos_id: int | None, ignore_index: int) -> Objective:
     ids = special_ids(tokenizer, cfg.name, tokenizer_path)
     if cfg.name == ObjectiveName.fim:
         tokens = FimTokens(ids[FIM_PREFIX], ids[FIM_SUFFIX], ids[FIM_MIDDLE], ids[FIM_END])
@@ -130,5 +158,5 @@ def build_objective(cfg: ObjectiveConfig, seed: int, tokenizer: Tokenizer, token
         specials |= {tokenizer.token_to_id(t) for ts in OBJECTIVE_TOKENS.values() for t in ts} - {None}
         rule = MaskingRule(cfg.mlm.probability, cfg.mlm.mask_rate, cfg.mlm.random_rate, ids[MASK],
                            tuple(sorted(specials)), tokenizer.get_vocab_size(with_added_tokens=True))
-        return MlmObjective(cfg, seed, rule)
+        return MlmObjective(cfg, seed, rule, ignore_index)
     return Objective(cfg, seed)
