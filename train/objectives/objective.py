@@ -49,8 +49,7 @@ class Objective:
     def make_rows(self, table: np.ndarray, sample_ids: list[str], doc_starts: list[list[int]]) -> Rows:
         return shifted(table, doc_starts, table.shape[1] - 1)
 
-    def make_val_rows(self, table: np.ndarray, sample_ids: list[str], doc_starts: list[list[int]],
-                      ignore_index: int) -> Rows:
+    def make_val_rows(self, table: np.ndarray, sample_ids: list[str], doc_starts: list[list[int]]) -> Rows:
         """Validation rows: what the val loss is computed on (plain next-token text unless overridden)."""
         return shifted(table, doc_starts, table.shape[1] - 1)
 
