@@ -72,8 +72,8 @@ def test_fim_model_infills_better_than_clm_model():
     words = _words()
     table, starts = _packed_rows(words, n_rows=128)
     cfg = ObjectiveConfig(ObjectiveName.fim, FimConfig(rate=0.5, spm_rate=0.5), MlmConfig(0.15, 0.8, 0.1))
-    fim_model = _train(FimObjective(cfg, seed=0, tokens=FIM, eos_id=EOS), table, starts)
-    clm_model = _train(Objective(cfg, seed=0), table, starts)
+    fim_model = _train(FimObjective(cfg, seed=0, ignore_index=-100, tokens=FIM, eos_id=EOS), table, starts)
+    clm_model = _train(Objective(cfg, seed=0, ignore_index=-100), table, starts)
     middles = [w[:4] for w in words]
     greedy = Sampling(temperature=0.0)
     fim_out = [infill_ids(fim_model, COMMON, w[4:], FIM, EOS, 8, greedy, eos_id=EOS)[0] for w in words]

@@ -43,8 +43,8 @@ class Objective:
     name = ObjectiveName.clm
     causal = True
 
-    def __init__(self, cfg: ObjectiveConfig, seed: int) -> None:
-        self.cfg, self.seed = cfg, seed
+    def __init__(self, cfg: ObjectiveConfig, seed: int, ignore_index: int) -> None:
+        self.cfg, self.seed, self.ignore_index = cfg, seed, ignore_index
 
     def make_rows(self, table: np.ndarray, sample_ids: list[str], doc_starts: list[list[int]]) -> Rows:
         return shifted(table, doc_starts, table.shape[1] - 1)
@@ -87,8 +87,8 @@ class Objective:
 class FimObjective(Objective):
     name = ObjectiveName.fim
 
-    def __init__(self, cfg: ObjectiveConfig, seed: int, tokens: FimTokens, eos_id: int) -> None:
-        super().__init__(cfg, seed)
+    def __init__(self, cfg: ObjectiveConfig, seed: int, ignore_index: int, tokens: FimTokens, eos_id: int) -> None:
+        super().__init__(cfg, seed, ignore_index)
         self.tokens, self.eos_id = tokens, eos_id
 
     def make_rows(self, table, sample_ids, doc_starts) -> Rows:
@@ -106,9 +106,9 @@ class MlmObjective(Objective):
     name = ObjectiveName.mlm
     causal = False
 
-    def __init__(self, cfg: ObjectiveConfig, seed: int, rule: MaskingRule, ignore_index: int) -> None:
-        super().__init__(cfg, seed)
-        self.rule, self.ordinary, self.ignore_index = rule, ordinary_ids(rule), ignore_index
+    def __init__(self, cfg: ObjectiveConfig, seed: int, ignore_index: int, rule: MaskingRule) -> None:
+        super().__init__(cfg, seed, ignore_index)
+        self.rule, self.ordinary = rule, ordinary_ids(rule)
 
     def make_rows(self, table, sample_ids, doc_starts) -> Rows:
         seq_len = table.shape[1] - 1
@@ -151,11 +151,11 @@ def build_objective(cfg: ObjectiveConfig, seed: int, tokenizer: Tokenizer, token
     ids = special_ids(tokenizer, cfg.name, tokenizer_path)
     if cfg.name == ObjectiveName.fim:
         tokens = FimTokens(ids[FIM_PREFIX], ids[FIM_SUFFIX], ids[FIM_MIDDLE], ids[FIM_END])
-        return FimObjective(cfg, seed, tokens, eos_id)
+        return FimObjective(cfg, seed, ignore_index, tokens, eos_id)
     if cfg.name == ObjectiveName.mlm:
         specials = {eos_id, ids[MASK], *(i for i in (bos_id,) if i is not None)}
         specials |= {tokenizer.token_to_id(t) for ts in OBJECTIVE_TOKENS.values() for t in ts} - {None}
         rule = MaskingRule(cfg.mlm.probability, cfg.mlm.mask_rate, cfg.mlm.random_rate, ids[MASK],
                            tuple(sorted(specials)), tokenizer.get_vocab_size(with_added_tokens=True))
-        return MlmObjective(cfg, seed, rule, ignore_index)
-    return Objective(cfg, seed)
+        return MlmObjective(cfg, seed, ignore_index, rule)
+    return Objective(cfg, seed, ignore_index)
