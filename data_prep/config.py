@@ -22,6 +22,7 @@ from data_prep.filters.config import (
     validate_filters,
 )
 from openpretrain.errors import require
+from openpretrain.special_tokens import OBJECTIVE_TOKENS
 
 
 class SourceKind(str, Enum):
@@ -94,6 +95,8 @@ class TokenizerConfig:
     eos_token: str = "<|endoftext|>"
     bos_token: str | None = None
     min_frequency: int = 2
+    # Special tokens of training objectives other than causal LM, appended to the vocabulary: fim, mlm
+    objective_tokens: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -145,6 +148,9 @@ def validate(cfg: PrepConfig) -> None:
     )
     validate_filters(cfg.pipeline)
     tok = cfg.tokenizer
+    for name in tok.objective_tokens:
+        require(name in OBJECTIVE_TOKENS, "tokenizer.objective_tokens",
+                f"unknown objective {name!r}; allowed: {', '.join(OBJECTIVE_TOKENS)}")
     require(tok.vocab_size >= 256 + 1, "tokenizer.vocab_size", f"must be >= 257 (256 bytes + EOS), got {tok.vocab_size}")
     if tok.kind == TokenizerKind.file:
         require(bool(tok.path), "tokenizer.path", "must be set when tokenizer.kind=file")

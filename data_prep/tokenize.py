@@ -14,6 +14,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from data_prep.config import TokenizerConfig, TokenizerKind
 from openpretrain.errors import UserError
 from openpretrain.manifest import TOKENIZER_NAME, TokenizerInfo, file_sha256
+from openpretrain.special_tokens import tokens_for
 
 
 def train_bpe(texts: Iterable[str], cfg: TokenizerConfig) -> Tokenizer:
@@ -56,6 +57,17 @@ def special_id(tok: Tokenizer, token: str | None, key: str) -> int | None:
     if token_id is None:
         raise UserError(f"{key}: token {token!r} is not in the tokenizer's vocabulary")
     return token_id
+
+
+def add_objective_tokens(tok: Tokenizer, objectives: list[str]) -> Tokenizer:
+    """Append the special tokens of ``objectives`` (fim, mlm) after the trained/loaded vocabulary.
+
+    Appending (rather than training them in) keeps every other id and merge of the plain tokenizer.
+    """
+    tokens = tokens_for(list(objectives))
+    if tokens:
+        tok.add_special_tokens(tokens)
+    return tok
 
 
 def save_tokenizer(tok: Tokenizer, out_dir: str) -> str:

@@ -16,7 +16,13 @@ from data_prep.config import PrepConfig, TokenizerKind
 from data_prep.document import Stats, run_stages
 from data_prep.process import build_doc_stages
 from data_prep.sources import build_source, to_documents
-from data_prep.tokenize import load_tokenizer, save_tokenizer, tokenizer_info, train_bpe
+from data_prep.tokenize import (
+    add_objective_tokens,
+    load_tokenizer,
+    save_tokenizer,
+    tokenizer_info,
+    train_bpe,
+)
 from openpretrain.errors import UserError
 from openpretrain.manifest import TOKENIZER_NAME, TokenizerInfo
 
@@ -43,6 +49,7 @@ def _nothing_passed_message(stats: Stats, text_field: str) -> str:
 
 def prepare_tokenizer(cfg: PrepConfig, out_dir: str) -> tuple[Tokenizer, str, TokenizerInfo]:
     path = os.path.join(out_dir, TOKENIZER_NAME)
+    objectives = list(cfg.tokenizer.objective_tokens)
     if os.path.exists(path):
         tok = Tokenizer.from_file(path)
     elif cfg.tokenizer.kind == TokenizerKind.train_bpe:
@@ -57,8 +64,8 @@ def prepare_tokenizer(cfg: PrepConfig, out_dir: str) -> tuple[Tokenizer, str, To
         tok = train_bpe(counted(), cfg.tokenizer)
         if not seen[0]:
             raise UserError(_nothing_passed_message(stats, cfg.source.text_field))
-        path = save_tokenizer(tok, out_dir)
+        path = save_tokenizer(add_objective_tokens(tok, objectives), out_dir)
     else:
-        path = save_tokenizer(load_tokenizer(cfg.tokenizer), out_dir)
+        path = save_tokenizer(add_objective_tokens(load_tokenizer(cfg.tokenizer), objectives), out_dir)
         tok = Tokenizer.from_file(path)
     return tok, path, tokenizer_info(tok, cfg.tokenizer, path)
