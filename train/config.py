@@ -9,6 +9,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from openpretrain.errors import require
+from train.objectives.config import ObjectiveConfig, validate_objective
 
 
 class LoggerMode(str, Enum):
@@ -174,6 +175,7 @@ class TrainConfig:
     perf: PerfConfig = field(default_factory=PerfConfig)
     stability: StabilityConfig = field(default_factory=StabilityConfig)
     faults: FaultsConfig = field(default_factory=FaultsConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
 
 
 def _positive(value: int, key: str) -> None:
@@ -208,6 +210,7 @@ def validate(cfg: TrainConfig) -> None:
     require(0 <= o.min_lr_ratio <= 1, "optim.min_lr_ratio", f"must be in [0, 1], got {o.min_lr_ratio}")
     require(o.warmup_steps >= 0, "optim.warmup_steps", f"must be >= 0, got {o.warmup_steps}")
     _validate_data(cfg.data)
+    validate_objective(cfg.objective)
     _validate_perf(cfg.perf)
     _validate_stability(cfg.stability)
     require(cfg.peak_flops is None or cfg.peak_flops > 0, "peak_flops", f"must be > 0 or null, got {cfg.peak_flops}")

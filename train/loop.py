@@ -26,6 +26,7 @@ from train.data import Batch, DataInfo, build_train_data, build_val_batches, dat
 from train.engine import DistEnv, batch_sizes, build_engine, init_distributed, load_checkpoint
 from train.metrics import MetricsLog, Throughput, memory_gb, new_run_id, peak_flops_per_device
 from train.model import ModelArgs, Transformer, padded_vocab_size
+from train.objectives.objective import run_objective
 from train.preemption import StopRequest
 from train.resume import (
     ResumePlan,
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 CONFIG_FILE = "config.yaml"
 
 
-def build_model(cfg: TrainConfig, info: DataInfo) -> Transformer:
+def build_model(cfg: TrainConfig, info: DataInfo, causal: bool = True) -> Transformer:
     m = cfg.model
     vocab = m.vocab_size or info.vocab_size
     if vocab < info.vocab_size:
@@ -53,7 +54,7 @@ def build_model(cfg: TrainConfig, info: DataInfo) -> Transformer:
     args = ModelArgs(
         dim=m.dim, n_layers=m.n_layers, n_heads=m.n_heads, n_kv_heads=m.n_kv_heads, ffn_dim=m.ffn_dim,
         vocab_size=padded_vocab_size(vocab, m.pad_vocab_to), max_seq_len=m.max_seq_len, rope_theta=m.rope_theta,
-        norm_eps=m.norm_eps, tie_embeddings=m.tie_embeddings, init_std=m.init_std,
+        norm_eps=m.norm_eps, tie_embeddings=m.tie_embeddings, init_std=m.init_std, causal=causal,
     )
     from train.perf import apply_model_options
 
@@ -89,13 +90,14 @@ class Trainer:
         cfg, env = self.cfg, self.env
         plan = plan_resume(cfg, env, self.run_dir)
         seed_everything(cfg.seed)
-        model = build_model(cfg, self.info)
+        self.objective = run_objective(cfg, self.info)
+        model = build_model(cfg, self.info, causal=self.objective.causal)
         self.model_args = dataclasses.asdict(model.args)
         self.n_params = sum(p.numel() for p in model.parameters())
         flops_per_token = _flops_per_token(model, self.info.seq_len)
         self.engine = build_engine(model, cfg, env, load_universal=plan is not None and plan.universal)
-        self.train_data = build_train_data(cfg, env.rank, env.world_size)
-        self.val_batches = build_val_batches(cfg, env.rank, env.world_size)
+        self.train_data = build_train_data(cfg, env.rank, env.world_size, self.objective)
+        self.val_batches = build_val_batches(cfg, env.rank, env.world_size, self.objective)
         if plan is not None:
             self._load(plan, restore_data=True)
         else:
@@ -123,6 +125,7 @@ class Trainer:
         if path is None:
             raise RuntimeError(f"DeepSpeed could not load {plan.load_dir}/{plan.tag}")
         wandb_id = self.state.wandb_run_id
+        self.objective.load_state_dict(client.get("objective"))
         apply_client_state(client, self.state)
         if restore_data:
             self.train_data.load_state_dict(client["data"])
@@ -162,17 +165,23 @@ class Trainer:
         start = time.perf_counter()
         self.step_lr = self.engine.get_lr()[0]  # the schedule moves on inside the step
         total = torch.zeros((), device=self.env.device)
+        counts = torch.zeros(self.objective.num_counts, device=self.env.device)
         for _ in range(self.sizes.accum):
             batch: Batch = next(self.train_data)
             inputs = batch.inputs.to(self.env.device, non_blocking=True)
             targets = batch.targets.to(self.env.device, non_blocking=True)
-            loss = self._inject_faults(self.engine(inputs, targets=targets))
+            loss, micro_counts = self.objective.loss(self.engine, inputs, targets)
+            loss = self._inject_faults(loss)
             self.engine.backward(loss)
             self.engine.step()
             total += loss.detach().float()
-        synced = torch.stack([total / self.sizes.accum, torch.tensor(float(self.stop.requested), device=total.device)])
+            counts += micro_counts
+        flag = torch.tensor(float(self.stop.requested), device=total.device)
+        # One all-reduce for the loss, the stop flag and the objective's counts (MLM: correct / labelled).
+        synced = torch.cat([torch.stack([total / self.sizes.accum, flag]), counts])
         dist.all_reduce(synced)
         mean_loss, stop = (synced[0] / self.env.world_size).item(), synced[1].item() > 0
+        self.step_counts = synced[2:]
         return mean_loss, stop, time.perf_counter() - start
 
     def _inject_faults(self, loss: torch.Tensor) -> torch.Tensor:
@@ -226,16 +235,18 @@ class Trainer:
         count = torch.tensor([len(self.val_batches)], device=self.env.device)
         dist.all_reduce(count, op=dist.ReduceOp.MIN)  # ZeRO-3 needs every rank in every forward
         self.engine.eval()
-        sums = torch.zeros(2, device=self.env.device)
+        sums = torch.zeros(2 + self.objective.num_counts, device=self.env.device)
         for batch in self.val_batches[: int(count.item())]:
             targets = batch.targets.to(self.env.device)
             valid = (targets != -100).sum()
-            loss = self.engine(batch.inputs.to(self.env.device), targets=targets)
-            sums += torch.stack([loss.float() * valid, valid.float()])
+            loss, counts = self.objective.loss(self.engine, batch.inputs.to(self.env.device), targets)
+            sums += torch.cat([torch.stack([loss.float() * valid, valid.float()]), counts])
         self.engine.train()
         dist.all_reduce(sums)
         val_loss = (sums[0] / sums[1].clamp(min=1)).item()
         bpt = self.info.bytes_per_token
+        if not self.objective.reports_perplexity:  # masked LM: no next-token perplexity or bits per byte
+            return {"val_loss": val_loss, **self.objective.metrics(sums[2:], "val_")}
         return {
             "val_loss": val_loss,
             "val_ppl": math.exp(min(val_loss, 50.0)),
@@ -257,6 +268,7 @@ class Trainer:
             "tokens_seen": self.state.tokens_seen,
             "skipped_steps": self.engine.skipped_steps,
             "rollbacks": self.state.rollbacks,
+            **self.objective.metrics(self.step_counts),
             **self.train_data.metrics(),
         }
 
@@ -266,7 +278,8 @@ class Trainer:
         parts = [f"step {record['step']}"]
         for key, fmt in (("loss", "loss {:.4f}"), ("lr", "lr {:.2e}"), ("grad_norm", "gnorm {:.3f}"),
                          ("tokens_per_s", "{:,.0f} tok/s"), ("mfu", "mfu {:.1%}"), ("val_loss", "val {:.4f}"),
-                         ("val_bpb", "bpb {:.3f}")):
+                         ("val_bpb", "bpb {:.3f}"), ("masked_accuracy", "masked acc {:.3f}"),
+                         ("val_masked_accuracy", "val masked acc {:.3f}")):
             if record.get(key) is not None:
                 parts.append(fmt.format(record[key]))
         log.info(" | ".join(parts))
@@ -276,6 +289,7 @@ class Trainer:
             return
         full, json_state = client_states(self.state, self.train_data.state_dict(), self.config, self.model_args,
                                          self.env, self.engine.skipped_steps)
+        full["objective"] = json_state["objective"] = self.objective.state_dict()
         kill = self.cfg.faults.kill_during_save_at_step == self.state.step
         path = ckpt.save(self.engine, self.run_dir, self.state.step, full, json_state, self.env.is_main,
                          self.cfg.keep_checkpoints, kill_before_marker=kill)

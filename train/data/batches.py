@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from train.data.datasets import Dataset
 from train.data.reader import SampleReader
+
+if TYPE_CHECKING:
+    from train.objectives.objective import Objective
 
 IGNORE_INDEX = -100  # F.cross_entropy's default ignore_index: masked rows add nothing to the loss
 
@@ -36,11 +40,16 @@ class PlannedSample:
 
 
 class BatchAssembler:
-    """Reads planned samples and stacks them into (inputs, targets), cropping rows to ``seq_len``."""
+    """Reads planned samples, crops rows to ``seq_len`` and lets the objective make (inputs, targets).
 
-    def __init__(self, datasets: list[Dataset], readers: list[SampleReader], seq_len: int, eos_id: int):
+    ``val``: the objective's validation rows (untransformed text for CLM/FIM, masked rows for MLM).
+    """
+
+    def __init__(self, datasets: list[Dataset], readers: list[SampleReader], seq_len: int, eos_id: int,
+                 objective: Objective, val: bool = False):
         self.datasets, self.readers = datasets, readers
         self.seq_len, self.eos_id = seq_len, eos_id
+        self.make_rows = objective.make_val_rows if val else objective.make_rows
         self.pin = torch.cuda.is_available()
 
     def sample_id(self, planned: PlannedSample) -> str:
@@ -58,14 +67,13 @@ class BatchAssembler:
                 doc_starts.append([0])
             else:
                 rows[i] = sample[0][: self.seq_len + 1]
-                doc_starts.append([s for s in sample[1] if s < self.seq_len] or [0])
-        table = torch.from_numpy(rows)
-        inputs = table[:, :-1].contiguous()
-        targets = table[:, 1:].contiguous()
+                doc_starts.append([s for s in sample[1] if s <= self.seq_len] or [0])
+        ids = [self.sample_id(p) for p in plan]
+        made = self.make_rows(rows, ids, doc_starts)
+        inputs, targets = torch.from_numpy(made.inputs), torch.from_numpy(made.targets)
         if masked:
             targets[masked] = IGNORE_INDEX
         if self.pin:
             inputs, targets = inputs.pin_memory(), targets.pin_memory()
-        ids = [self.sample_id(p) for p in plan]
         return Batch(inputs=inputs, targets=targets, sample_ids=ids, positions=[p.position for p in plan],
-                     skipped=[ids[i] for i in masked], doc_starts=doc_starts)
+                     skipped=[ids[i] for i in masked], doc_starts=made.doc_starts)

@@ -15,7 +15,7 @@ import logging
 import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openpretrain.errors import UserError
 from train.config import OnCorrupt, TrainConfig
@@ -23,6 +23,9 @@ from train.data.batches import Batch, BatchAssembler, PlannedSample
 from train.data.datasets import Dataset, data_info
 from train.data.order import EpochOrder, Mixture
 from train.data.reader import SampleReader
+
+if TYPE_CHECKING:
+    from train.objectives.objective import Objective
 
 STATE_VERSION = 1
 
@@ -33,7 +36,7 @@ class TrainData:
     """Iterate to get this rank's micro batches forever (epochs roll over); checkpoint with state_dict()."""
 
     def __init__(self, cfg: TrainConfig, rank: int, world_size: int, datasets: list[Dataset], seq_len: int,
-                 eos_id: int):
+                 eos_id: int, objective: Objective):
         self.cfg, self.rank, self.world_size = cfg, rank, world_size
         self.datasets = [d for d in datasets if d.shards("train")]
         if not self.datasets:
@@ -46,7 +49,7 @@ class TrainData:
             for d in self.datasets
         ]
         self.mixture = Mixture([d.weight for d in self.datasets])
-        self.assembler = BatchAssembler(self.datasets, self.readers, seq_len, eos_id)
+        self.assembler = BatchAssembler(self.datasets, self.readers, seq_len, eos_id, objective)
         self.micro, self.accum = cfg.micro_batch_size, cfg.grad_accum_steps
         self.global_batch_size = self.micro * self.accum * world_size
         self._pool = ThreadPoolExecutor(cfg.data.num_workers, thread_name_prefix="data") \
@@ -198,12 +201,19 @@ def _open_ids_log(cfg: TrainConfig, rank: int):
     return open(os.path.join(directory, f"rank{rank:05d}.jsonl"), "a", encoding="utf-8")
 
 
-def build_train_data(cfg: TrainConfig, rank: int, world_size: int) -> TrainData:
+def _objective(cfg: TrainConfig, objective: Objective | None) -> Objective:
+    from train.objectives.objective import run_objective
+
+    return objective if objective is not None else run_objective(cfg, data_info(cfg))
+
+
+def build_train_data(cfg: TrainConfig, rank: int, world_size: int, objective: Objective | None = None) -> TrainData:
+    """This rank's training stream; ``objective`` None = the one ``cfg.objective`` names."""
     info = data_info(cfg)
-    return TrainData(cfg, rank, world_size, info.datasets, info.seq_len, info.eos_id)
+    return TrainData(cfg, rank, world_size, info.datasets, info.seq_len, info.eos_id, _objective(cfg, objective))
 
 
-def build_val_batches(cfg: TrainConfig, rank: int, world_size: int) -> list[Batch]:
+def build_val_batches(cfg: TrainConfig, rank: int, world_size: int, objective: Objective | None = None) -> list[Batch]:
     """The first ``eval_batches`` global val batches (``micro × world_size`` samples), this rank's slice.
 
     Val splits are read in shard order, interleaved by the mixture weights; a val split smaller than one
@@ -216,7 +226,7 @@ def build_val_batches(cfg: TrainConfig, rank: int, world_size: int) -> list[Batc
     skip = cfg.data.on_corrupt == OnCorrupt.skip
     readers = [SampleReader(d, "val", skip) for d in datasets]
     orders = [EpochOrder([s.samples for s in d.shards("val")], cfg.seed, d.label, False, 1) for d in datasets]
-    assembler = BatchAssembler(datasets, readers, info.seq_len, info.eos_id)
+    assembler = BatchAssembler(datasets, readers, info.seq_len, info.eos_id, _objective(cfg, objective), val=True)
     per_batch = cfg.micro_batch_size * world_size
     available = sum(o.samples_per_epoch for o in orders)
     n_batches = min(cfg.eval_batches, max(1, available // per_batch))

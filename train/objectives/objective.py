@@ -42,6 +42,7 @@ class Objective:
 
     name = ObjectiveName.clm
     causal = True
+    num_counts = 0  # length of the counts ``loss`` returns
 
     def __init__(self, cfg: ObjectiveConfig, seed: int, ignore_index: int) -> None:
         self.cfg, self.seed, self.ignore_index = cfg, seed, ignore_index
@@ -105,6 +106,7 @@ class FimObjective(Objective):
 class MlmObjective(Objective):
     name = ObjectiveName.mlm
     causal = False
+    num_counts = 2  # (correct, labelled)
 
     def __init__(self, cfg: ObjectiveConfig, seed: int, ignore_index: int, rule: MaskingRule) -> None:
         super().__init__(cfg, seed, ignore_index)
@@ -159,3 +161,28 @@ def build_objective(cfg: ObjectiveConfig, seed: int, tokenizer: Tokenizer, token
                            tuple(sorted(specials)), tokenizer.get_vocab_size(with_added_tokens=True))
         return MlmObjective(cfg, seed, ignore_index, rule)
     return Objective(cfg, seed, ignore_index)
+
+
+
+def objective_config(section: Any) -> ObjectiveConfig:
+    """A typed ObjectiveConfig from a run's saved resolved config section (none saved: causal LM)."""
+    import os
+
+    from omegaconf import OmegaConf
+
+    from openpretrain.cli import CONFIG_PATH
+
+    base = OmegaConf.load(os.path.join(CONFIG_PATH, "objective", "clm.yaml"))
+    merged = OmegaConf.merge(OmegaConf.structured(ObjectiveConfig), base, section or {})
+    return OmegaConf.to_object(merged)  # type: ignore[return-value]
+
+
+def run_objective(cfg: Any, info: Any) -> Objective:
+    """The objective of a training run (cfg: TrainConfig, info: train.data.DataInfo)."""
+    from train.data.batches import IGNORE_INDEX
+
+    if cfg.objective.name not in (ObjectiveName.fim, ObjectiveName.mlm):  # CLM needs no special token
+        return Objective(cfg.objective, cfg.seed, IGNORE_INDEX)
+    tokenizer = Tokenizer.from_file(info.tokenizer_path)
+    bos_id = info.manifests[0].tokenizer.bos_id if info.manifests else None
+    return build_objective(cfg.objective, cfg.seed, tokenizer, info.tokenizer_path, info.eos_id, bos_id, IGNORE_INDEX)
