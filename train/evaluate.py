@@ -182,12 +182,30 @@ def evaluate(cfg: EvaluateConfig) -> dict:
         rows, manifest = shard_rows(data_path, cfg.data.split, seq_len, loaded.tokenizer.sha256)
         byte_count = None
         result.update(source="shards", data_path=os.path.abspath(data_path), split=cfg.data.split)
+    if not loaded.args.causal:
+        result.update(masked_report(loaded, rows, cfg))
+        return result
     for batch in _batches(rows, cfg.batch_size, cfg.max_batches):
         totals.add(loaded.model, batch)
     if cfg.text_file is None and manifest.bytes_per_token:
         byte_count = totals.tokens * manifest.bytes_per_token  # corpus-average bytes per token
     result.update(totals.report(byte_count))
     return result
+
+
+def masked_report(loaded, rows: Iterator[list[int]], cfg: EvaluateConfig) -> dict:
+    """An MLM checkpoint: masked-LM loss and accuracy, the rows masked as in training (keyed by row number)."""
+    from train.objectives.evaluation import MaskedTotals
+    from train.objectives.objective import build_objective, objective_config
+
+    tok = loaded.tokenizer
+    objective = build_objective(objective_config(loaded.cfg.get("objective")), int(loaded.cfg.seed), tok.tokenizer,
+                                tok.path, tok.eos_id, tok.bos_id, IGNORE)
+    totals = MaskedTotals()
+    for k, batch in enumerate(_batches(rows, cfg.batch_size, cfg.max_batches)):
+        ids = [f"eval-row-{k * cfg.batch_size + i}" for i in range(len(batch))]
+        totals.add(loaded.model, objective, batch.numpy(), ids)
+    return {"objective": "mlm", **totals.report()}
 
 
 register()

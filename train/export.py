@@ -184,11 +184,13 @@ def export(cfg: ExportConfig) -> str:
     import torch
 
     from train import load
+    from train.objectives.objective import refuse_mlm_export
 
     out = os.path.abspath(cfg.out)
     if os.path.exists(out) and os.listdir(out) and not cfg.overwrite:
         raise UserError(f"out: {out} exists and is not empty (pass overwrite=true to replace it)")
     cp = load.open_checkpoint(cfg.checkpoint)
+    refuse_mlm_export(cp.cfg, cp.path)
     tok = load.run_tokenizer(cp.cfg, cfg.tokenizer)
     args = load.model_args(cp, tok)
     dtype_name = ExportDtype(cfg.dtype).value

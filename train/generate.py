@@ -1,4 +1,5 @@
 """``python -m train.generate checkpoint=RUN_DIR prompt="..." [max_new_tokens= temperature= top_k= top_p= seed=]``
+``python -m train.generate checkpoint=RUN_DIR mode=infill prefix="..." suffix="..."`` (a FIM-trained run)
 
 Samples continuations with the KV cache of ``train.model`` (the prompt is processed once, then one token
 per step). ``temperature=0`` is greedy decoding. The same seed gives the same text. Each continuation
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from enum import Enum
 
 import hydra
 from hydra.core.config_store import ConfigStore
@@ -21,9 +23,17 @@ from openpretrain.errors import UserError, require
 log = logging.getLogger(__name__)
 
 
+class GenerateMode(str, Enum):
+    sample = "sample"  # continue ``prompt``
+    infill = "infill"  # write the middle between ``prefix`` and ``suffix`` (objective=fim checkpoints)
+
+
 @dataclass
 class GenerateConfig:
     checkpoint: str = MISSING  # a run dir (newest complete checkpoint) or run_dir/checkpoints/step_N
+    mode: GenerateMode = MISSING
+    prefix: str = MISSING  # mode=infill
+    suffix: str = MISSING  # mode=infill
     prompt: str = ""
     max_new_tokens: int = 64
     temperature: float = 0.8  # 0 = greedy
@@ -138,19 +148,40 @@ def prompt_ids(tokenizer, text: str) -> list[int]:
 def run(cfg: GenerateConfig) -> list[dict]:
     import torch
 
-    from train.load import load_run
+    from train.load import load_run, open_checkpoint
+    from train.objectives.objective import trained_objective
 
+    trained = trained_objective(open_checkpoint(cfg.checkpoint).cfg)  # refuse before the slow weight load
+    if cfg.mode == GenerateMode.infill:
+        from train.infill import require_fim
+
+        require_fim({"objective": {"name": trained}}, cfg.checkpoint)
+    elif trained == "mlm":
+        raise UserError(f"{cfg.checkpoint} was trained with objective=mlm (bidirectional attention): it predicts "
+                        "masked tokens, it does not generate text")
     torch.manual_seed(cfg.seed)
     loaded = load_run(cfg.checkpoint, cfg.tokenizer)
     tok = loaded.tokenizer
-    prompt = prompt_ids(tok, cfg.prompt)
     sampling = Sampling(cfg.temperature, cfg.top_k, cfg.top_p)
+    if cfg.mode == GenerateMode.infill:
+        return _infill(cfg, loaded, sampling)
+    prompt = prompt_ids(tok, cfg.prompt)
     samples = generate_tokens(loaded.model, prompt, cfg.max_new_tokens, sampling, cfg.num_samples, cfg.seed,
                               tok.eos_id, tok.vocab_size)
     return [
         {"prompt": cfg.prompt, "completion": tok.tokenizer.decode(ids, skip_special_tokens=True), "tokens": ids}
         for ids in samples
     ]
+
+
+def _infill(cfg: GenerateConfig, loaded, sampling: Sampling) -> list[dict]:
+    from train.infill import infill_texts
+
+    tok = loaded.tokenizer
+    middles = infill_texts(loaded.model, tok.tokenizer, cfg.prefix, cfg.suffix, cfg.max_new_tokens, sampling,
+                           tok.eos_id, tok.bos_id, cfg.num_samples, cfg.seed)
+    return [{"prefix": cfg.prefix, "suffix": cfg.suffix, "middle": m.text, "stop": m.stop, "tokens": m.tokens}
+            for m in middles]
 
 
 register()
@@ -168,7 +199,10 @@ def main(cfg: DictConfig) -> None:
     for i, result in enumerate(results):
         if len(results) > 1:
             print(f"--- sample {i + 1}/{len(results)}")
-        print(gen_cfg.prompt + result["completion"], flush=True)
+        if gen_cfg.mode == GenerateMode.infill:
+            print(gen_cfg.prefix + result["middle"] + gen_cfg.suffix, flush=True)
+        else:
+            print(gen_cfg.prompt + result["completion"], flush=True)
 
 
 if __name__ == "__main__":

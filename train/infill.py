@@ -18,6 +18,7 @@ from openpretrain.special_tokens import FIM_END, FIM_MIDDLE, FIM_PREFIX, FIM_SUF
 from train.generate import Sampling, generate_tokens
 from train.objectives.config import ObjectiveName
 from train.objectives.fim import FimTokens, psm_prompt
+from train.objectives.objective import trained_objective
 
 
 @dataclass(frozen=True)
@@ -25,12 +26,6 @@ class Middle:
     text: str
     tokens: list[int]  # the middle's ids, the closing token excluded
     stop: str  # "end" (<END> written), "eos", or "length" (max_new_tokens reached first)
-
-
-def trained_objective(config: dict[str, Any] | Any) -> str:
-    """The objective a run was trained with, from its saved resolved config (causal LM before objectives)."""
-    objective = (config or {}).get("objective") or {}
-    return str(objective.get("name", ObjectiveName.clm.value))
 
 
 def require_fim(config: dict[str, Any] | Any, checkpoint: str) -> None:

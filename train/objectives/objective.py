@@ -164,6 +164,18 @@ def build_objective(cfg: ObjectiveConfig, seed: int, tokenizer: Tokenizer, token
 
 
 
+def trained_objective(config: Any) -> str:
+    """The objective a run was trained with, from its saved resolved config (causal LM before objectives)."""
+    objective = (config or {}).get("objective") or {}
+    return str(objective.get("name", ObjectiveName.clm.value))
+
+
+def refuse_mlm_export(config: Any, checkpoint: str) -> None:
+    if trained_objective(config) == ObjectiveName.mlm.value:
+        raise UserError(f"{checkpoint} was trained with objective=mlm (bidirectional attention): no standard "
+                        "Hugging Face class computes its logits exactly, so it is not exported (docs/objectives.md)")
+
+
 def objective_config(section: Any) -> ObjectiveConfig:
     """A typed ObjectiveConfig from a run's saved resolved config section (none saved: causal LM)."""
     import os
