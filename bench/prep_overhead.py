@@ -26,12 +26,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from data_prep.api import prepare  # noqa: E402
 from data_prep.config import PrepConfig, TokenizerConfig  # noqa: E402
-from data_prep.document import Stats, run_stages  # noqa: E402
-from data_prep.packing import Packer  # noqa: E402
-from data_prep.process import Tokenize, build_doc_stages  # noqa: E402
-from data_prep.shards import ShardWriter  # noqa: E402
+from data_prep.document import Stats  # noqa: E402
+from data_prep.output.encode import Tokenize  # noqa: E402
+from data_prep.output.packing import Packer  # noqa: E402
+from data_prep.output.shards import ShardWriter  # noqa: E402
+from data_prep.output.tokenizer import save_tokenizer, train_bpe  # noqa: E402
 from data_prep.sources import build_source, to_documents  # noqa: E402
-from data_prep.tokenize import save_tokenizer, train_bpe  # noqa: E402
+from data_prep.stages import build_doc_stages  # noqa: E402
+from data_prep.stages.base import run_stages  # noqa: E402
 from openpretrain.manifest import SPLITS, token_dtype_for  # noqa: E402
 
 

@@ -11,11 +11,11 @@ from openpretrain.manifest import Manifest
 
 def prepare(overrides: list[str]) -> Manifest | None:
     """``python -m data_prep *overrides`` in this process; the manifest once merged (None for one task)."""
-    from data_prep.pipeline import run_prep
+    from data_prep.runner.phases import run_prep
 
     register()
     with initialize_config_dir(config_dir=CONFIG_PATH, version_base="1.3"):
         raw = compose(config_name="prep", overrides=list(overrides))
     cfg: PrepConfig = to_object(raw)
     validate(cfg)
-    return run_prep(cfg, raw)
+    return run_prep(cfg, raw, argv=list(overrides))

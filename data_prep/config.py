@@ -9,7 +9,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from data_prep.filters.config import (
+from data_prep.stages.filters.config import (
     BlocklistConfig,
     C4Config,
     DecontamConfig,
@@ -72,7 +72,7 @@ class PipelineConfig:
     normalize: str = "NFC"  # Unicode normal form applied to every text
     min_chars: int = 32  # shorter documents are rejected (clean/too_short)
     max_chars: int = 1_000_000  # longer documents are rejected (clean/too_long)
-    # Filtering stages (data_prep/filters), run in this order after cleaning; all off unless enabled.
+    # Filtering stages (data_prep/stages/filters), run in this order after cleaning; all off unless enabled.
     lang_id: LangIdConfig = field(default_factory=LangIdConfig)
     blocklist: BlocklistConfig = field(default_factory=BlocklistConfig)
     gopher_repetition: GopherRepetitionConfig = field(default_factory=GopherRepetitionConfig)
@@ -118,6 +118,7 @@ class PrepConfig:
     rejects: bool = False  # write OUT/rejects/**.jsonl: id, stage/reason and the start of every rejected text
     rejects_text_chars: int = 300
     keep_intermediate: bool = False  # with whole-run dedup: keep each task's filtered parts after packing
+    overwrite: bool = False  # out_dir holds a run with another config: delete that run's output first
     source: SourceConfig = field(default_factory=SourceConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from data_prep.decontam import Decontaminator
 from data_prep.document import Document, Stats
-from data_prep.filters.config import DecontamConfig
+from data_prep.stages.decontam import Decontaminator
+from data_prep.stages.filters.config import DecontamConfig
 from openpretrain.errors import UserError
 from tests.filter_texts import PROSE
 

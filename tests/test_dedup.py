@@ -9,17 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data_prep.dedup import (
-    DedupFilter,
-    SignatureWriter,
-    cluster,
-    compute_signatures,
-    load_removed,
-    write_removed,
-)
-from data_prep.dedup.minhash import MinHasher, normalize
-from data_prep.document import Document, Stats, run_stages
-from data_prep.filters.config import DedupConfig
+from data_prep.dedup import DedupFilter, cluster, load_removed, write_removed
+from data_prep.document import Document, Stats
+from data_prep.stages.base import run_stages
+from data_prep.stages.dedup_signature import SignatureWriter, compute_signatures
+from data_prep.stages.filters.config import DedupConfig
+from data_prep.stages.minhash import MinHasher, normalize
 from openpretrain.errors import UserError
 from tests.filter_texts import PROSE
 

@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from data_prep.document import Document, Stats
-from data_prep.filters.c4 import C4Filter
-from data_prep.filters.fineweb import FineWebFilter
+from data_prep.stages.filters.c4 import C4Filter
+from data_prep.stages.filters.fineweb import FineWebFilter
 from tests.filter_texts import PROSE, PROSE_LINES, pipeline_config
 
 CFG = pipeline_config("web")

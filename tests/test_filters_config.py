@@ -8,8 +8,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from data_prep.config import PipelineConfig
-from data_prep.filters import build_stages
-from data_prep.filters.config import validate_filters
+from data_prep.stages import build_stages
+from data_prep.stages.filters.config import validate_filters
 from openpretrain.errors import ConfigError
 from tests.conftest import REPO_ROOT
 from tests.filter_texts import pipeline_config
@@ -74,8 +74,9 @@ def test_bad_values_name_their_key(section: str, change: dict, key: str) -> None
 
 
 def test_junk_documents_never_crash_the_web_stages(tmp_path) -> None:
-    from data_prep.dedup import SignatureWriter
-    from data_prep.document import Document, Stats, run_stages
+    from data_prep.document import Document, Stats
+    from data_prep.stages.base import run_stages
+    from data_prep.stages.dedup_signature import SignatureWriter
 
     junk = ["", " \n\t ", "\ud800 lone surrogate \udfff", "\x00\x01\x02" * 500, "{" * 10_000,
             "é" * 200_000, "word " * 60_000, "\n" * 5000, "🙂" * 3000, "a@b.c 1.2.3.4 ::: 0000 0000 0000 0000"]

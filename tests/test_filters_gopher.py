@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 
 from data_prep.document import Document, Stats
-from data_prep.filters.gopher_quality import GopherQualityFilter
-from data_prep.filters.gopher_repetition import GopherRepetitionFilter, _NGramIndex
+from data_prep.stages.filters.gopher_quality import GopherQualityFilter
+from data_prep.stages.filters.gopher_repetition import GopherRepetitionFilter, _NGramIndex
 from tests.filter_texts import PROSE, PROSE_LINES, pipeline_config
 
 CFG = pipeline_config("web")

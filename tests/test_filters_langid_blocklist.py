@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from data_prep.document import Document, Stats
-from data_prep.filters.blocklist import BlocklistFilter
-from data_prep.filters.config import BlocklistConfig
-from data_prep.filters.langid import LangIdFilter
+from data_prep.stages.filters.blocklist import BlocklistFilter
+from data_prep.stages.filters.config import BlocklistConfig
+from data_prep.stages.filters.langid import LangIdFilter
 from openpretrain.errors import ConfigError, UserError
 from tests.filter_texts import PROSE, pipeline_config
 

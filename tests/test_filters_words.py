@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from data_prep.filters.words import WordSplitter, count_sentences, tokenize_piece
+from data_prep.stages.filters.words import WordSplitter, count_sentences, tokenize_piece
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import tarfile
 import numpy as np
 import webdataset as wds
 
-from data_prep.packing import Packer
-from data_prep.shards import build_tar, meta_bytes, npy_bytes, write_shard
+from data_prep.output.packing import Packer
+from data_prep.output.shards import build_tar, meta_bytes, npy_bytes, write_shard
 from openpretrain.manifest import META_EXT, TOKENS_EXT, sample_key
 
 EOS = 0

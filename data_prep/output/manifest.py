@@ -1,33 +1,19 @@
-"""The merge step: every task's completion marker -> the one ``manifest.json`` (Contract 2)."""
+"""The merge step: every task's result (its completion marker) -> the one ``manifest.json`` (Contract 2)."""
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 from tokenizers import Tokenizer
 
 import openpretrain
-from data_prep.accounting import Provenance
 from data_prep.config import PrepConfig
 from data_prep.document import Stats
-from data_prep.task import done_marker
-from data_prep.tokenize import tokenizer_info
+from data_prep.output.accounting import Provenance
+from data_prep.output.tokenizer import tokenizer_info
 from openpretrain.errors import UserError
 from openpretrain.manifest import FORMAT_VERSION, TOKENIZER_NAME, Manifest, ShardInfo, token_dtype_for
-
-
-def load_task_results(work_dir: str, num_tasks: int) -> list[dict[str, Any]]:
-    missing = [t for t in range(num_tasks) if not os.path.exists(done_marker(work_dir, t))]
-    if missing:
-        shown = ", ".join(map(str, missing[:20])) + (" ..." if len(missing) > 20 else "")
-        raise UserError(f"cannot merge: {len(missing)} of {num_tasks} tasks have not finished (task_id {shown})")
-    results = []
-    for task_id in range(num_tasks):
-        with open(done_marker(work_dir, task_id), encoding="utf-8") as fh:
-            results.append(json.load(fh))
-    return results
 
 
 def merged_stats(results: list[dict[str, Any]], provenance: Provenance, shards: list[ShardInfo]) -> dict[str, Any]:
@@ -53,8 +39,7 @@ def remove_all_temps(out_dir: str) -> None:
                 os.remove(os.path.join(dirpath, name))
 
 
-def merge_tasks(cfg: PrepConfig, out_dir: str, work_dir: str, resolved: dict[str, Any]) -> Manifest:
-    results = load_task_results(work_dir, cfg.num_tasks)
+def merge_tasks(cfg: PrepConfig, out_dir: str, results: list[dict[str, Any]], resolved: dict[str, Any]) -> Manifest:
     remove_all_temps(out_dir)
     provenance = Provenance()
     shards: list[ShardInfo] = []

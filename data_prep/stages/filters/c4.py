@@ -13,15 +13,16 @@ import re
 from dataclasses import replace
 
 from data_prep.document import Document, Stats
-from data_prep.filters.config import C4Config
-from data_prep.filters.textview import split_words
-from data_prep.filters.words import count_sentences
+from data_prep.stages.base import Stage
+from data_prep.stages.filters.config import C4Config
+from data_prep.stages.filters.textview import split_words
+from data_prep.stages.filters.words import count_sentences
 
 _CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 _LINE_END = (".", "?", "!", '"', "'")
 
 
-class C4Filter:
+class C4Filter(Stage):
     name = "c4"
 
     def __init__(self, cfg: C4Config) -> None:

@@ -6,9 +6,10 @@ Lines are the non-blank lines of ``text.split("\\n")`` (kept unstripped), as in 
 from __future__ import annotations
 
 from data_prep.document import Document, Stats
-from data_prep.filters.config import FineWebConfig
-from data_prep.filters.textview import view
-from data_prep.filters.words import TERMINAL_PUNCTUATION
+from data_prep.stages.base import Stage
+from data_prep.stages.filters.config import FineWebConfig
+from data_prep.stages.filters.textview import view
+from data_prep.stages.filters.words import TERMINAL_PUNCTUATION
 
 
 def duplicate_stats(items: list[str]) -> tuple[int, int]:
@@ -24,7 +25,7 @@ def duplicate_stats(items: list[str]) -> tuple[int, int]:
     return dup_items, dup_chars
 
 
-class FineWebFilter:
+class FineWebFilter(Stage):
     name = "fineweb"
 
     def __init__(self, cfg: FineWebConfig) -> None:

@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from data_prep.document import Document, Stats
-from data_prep.filters.config import LangIdConfig
+from data_prep.stages.base import Stage
+from data_prep.stages.filters.config import LangIdConfig
 from openpretrain.errors import ConfigError
 
 _identifier = None
@@ -32,7 +33,7 @@ def _load_identifier():
     return _identifier
 
 
-class LangIdFilter:
+class LangIdFilter(Stage):
     name = "lang_id"
 
     def __init__(self, cfg: LangIdConfig) -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import unicodedata
+from typing import TYPE_CHECKING
 
-from data_prep.config import PipelineConfig
 from data_prep.document import Document, Stats
+from data_prep.stages.base import Stage
+
+if TYPE_CHECKING:  # data_prep.config imports the stage configs, so only for the type checker
+    from data_prep.config import PipelineConfig
 
 
-class CleanStage:
+class CleanStage(Stage):
     """Normalise (NFC by default) and strip; reject ``empty``, ``too_short`` and ``too_long`` documents."""
 
     name = "clean"

@@ -1,7 +1,7 @@
 """Gopher (MassiveText) quality heuristics: document length, word length, symbols, bullets, stop words.
 
 Semantics follow the reference implementation used for FineWeb so published thresholds keep their meaning:
-"words" are the tokens of ``data_prep.filters.words``; length limits and the mean word length count only
+"words" are the tokens of ``data_prep.stages.filters.words``; length limits and the mean word length count only
 tokens with a letter or digit, the symbol and letter ratios divide by all tokens, stop words are matched
 case-sensitively, and lines are ``str.splitlines()``.
 """
@@ -9,13 +9,14 @@ case-sensitively, and lines are ``str.splitlines()``.
 from __future__ import annotations
 
 from data_prep.document import Document, Stats
-from data_prep.filters.config import GopherQualityConfig
-from data_prep.filters.textview import token_flags, view
+from data_prep.stages.base import Stage
+from data_prep.stages.filters.config import GopherQualityConfig
+from data_prep.stages.filters.textview import token_flags, view
 
 _ELLIPSES = ("...", "…")
 
 
-class GopherQualityFilter:
+class GopherQualityFilter(Stage):
     name = "gopher_quality"
 
     def __init__(self, cfg: GopherQualityConfig) -> None:

@@ -17,7 +17,7 @@ import unicodedata
 import numpy as np
 import xxhash
 
-from data_prep.filters.config import DedupConfig
+from data_prep.stages.filters.config import DedupConfig
 
 _PUNCT = re.compile(r"[^\w\s]|_")
 _DIGITS = re.compile(r"\d+")

@@ -24,8 +24,9 @@ import numpy as np
 import xxhash
 
 from data_prep.document import Document, Stats
-from data_prep.filters.config import DecontamConfig
 from data_prep.sources.local import expand_paths
+from data_prep.stages.base import Stage
+from data_prep.stages.filters.config import DecontamConfig
 from openpretrain.errors import UserError
 
 _WORD = re.compile(r"[^\W_]+")
@@ -86,7 +87,7 @@ def eval_files(patterns: list[str]) -> list[str]:
     return expand_paths(patterns, "pipeline.decontam.eval_paths", what="evaluation file")
 
 
-class Decontaminator:
+class Decontaminator(Stage):
     name = "decontam"
 
     def __init__(self, cfg: DecontamConfig) -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from data_prep.document import Document, Stats
-from data_prep.filters.config import BlocklistConfig
+from data_prep.stages.base import Stage
+from data_prep.stages.filters.config import BlocklistConfig
 from openpretrain.errors import UserError
 
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
@@ -36,7 +37,7 @@ def _host_and_path(url: str) -> tuple[str, str]:
     return host, parts.path or "/"
 
 
-class BlocklistFilter:
+class BlocklistFilter(Stage):
     name = "blocklist"
 
     def __init__(self, cfg: BlocklistConfig) -> None:

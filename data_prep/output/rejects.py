@@ -12,8 +12,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from data_prep.document import DocStage, Document, Stats
-from data_prep.shards import write_atomic
+from data_prep.document import Document, Stats
+from data_prep.output.shards import write_atomic
+from data_prep.stages.base import Stage
 
 REJECTS_DIR = "rejects"
 POSITION_DIGITS = 12
@@ -31,13 +32,16 @@ class RejectLog:
                            "text": None if text is None else text[: self.text_chars]})
 
 
-class RecordingStage:
+class RecordingStage(Stage):
     """Wraps a stage so that its rejections also land in a ``RejectLog`` (counting stays in run_stages)."""
 
-    def __init__(self, stage: DocStage, log: RejectLog) -> None:
+    def __init__(self, stage: Stage, log: RejectLog) -> None:
         self.stage = stage
         self.name = stage.name
         self.log = log
+
+    def setup(self) -> None:
+        self.stage.setup()
 
     def process(self, doc: Document, stats: Stats) -> Document | str:
         text = doc.text  # before the stage rewrites it

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from data_prep.dedup.minhash import MinHasher, exact_hash, normalize
 from data_prep.document import Document
-from data_prep.filters.config import DedupConfig
+from data_prep.stages.filters.config import DedupConfig
+from data_prep.stages.minhash import MinHasher, exact_hash, normalize
 from openpretrain.errors import UserError
 
 SIGNATURE_SUFFIX = ".minhash.npz"

@@ -6,12 +6,12 @@ Command forms (all share the same out_dir and config):
   python -m data_prep out_dir=D num_tasks=8 step=merge   the manifest, once every task has its marker
 With whole-run dedup (pipeline.dedup.exact / near) a task runs in two phases around one global step:
   task_id=K (filter phase) ... step=dedup (once) ... task_id=K again (pack phase) ... step=merge
-Rerunning any of them after an interruption continues where it stopped.
+Each phase is ``runner.task.run_step`` over the steps of ``runner.steps``; they are chained by their
+completion markers, so rerunning any of them after an interruption continues where it stopped.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -21,39 +21,44 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from data_prep.config import PrepConfig, Step
-from data_prep.merge import merge_tasks
-from data_prep.shards import write_atomic
+from data_prep.output.manifest import merge_tasks
+from data_prep.output.tokenizer import prepare_tokenizer
+from data_prep.runner.out_dir import open_out_dir
+from data_prep.runner.steps import (
+    dedup_done,
+    load_task_results,
+    pack_task,
+    run_dedup_step,
+    run_filter_task,
+    run_task,
+)
+from data_prep.runner.task import TaskContext
 from data_prep.sources import check_source
-from data_prep.task import TaskContext, run_task
-from data_prep.tokenizer_step import prepare_tokenizer
-from openpretrain.errors import ConfigError, UserError
+from openpretrain.errors import ConfigError
 from openpretrain.manifest import Manifest, token_dtype_for
 
 log = logging.getLogger(__name__)
 
 INTERRUPTED_EXIT = 130  # the shell's code for a Ctrl-C
-WORK_DIR_NAME = "_prep"  # per-task checkpoints and completion markers live here
-# Keys that change how a run executes but not what it produces: free to differ between reruns.
-EXECUTION_KEYS = ("out_dir", "task_id", "step", "num_workers", "chunk_docs", "progress", "report",
-                  "keep_intermediate", "checkpoint_every_s")
 
 
-def run_prep(cfg: PrepConfig, raw_cfg: DictConfig) -> Manifest | None:
-    """Run what the config asks for; return the manifest when this call merged."""
+def run_prep(cfg: PrepConfig, raw_cfg: DictConfig, argv: list[str] | None = None) -> Manifest | None:
+    """Run what the config asks for; return the manifest when this call merged.
+
+    ``argv``: the command-line overrides, to name the exact command in messages (default: sys.argv).
+    """
     try:
-        return _run(cfg, raw_cfg)
+        return _run(cfg, raw_cfg, sys.argv[1:] if argv is None else argv)
     except KeyboardInterrupt:
         print("\ninterrupted; rerun the same command to continue where it stopped", file=sys.stderr)
         sys.exit(INTERRUPTED_EXIT)
 
 
-def _run(cfg: PrepConfig, raw_cfg: DictConfig) -> Manifest | None:
+def _run(cfg: PrepConfig, raw_cfg: DictConfig, argv: list[str]) -> Manifest | None:
     check_source(cfg.source)
     out_dir = os.path.abspath(cfg.out_dir)
-    work_dir = os.path.join(out_dir, WORK_DIR_NAME)
-    os.makedirs(work_dir, exist_ok=True)
     resolved = OmegaConf.to_container(raw_cfg, resolve=True)
-    _check_same_run(work_dir, resolved)
+    work_dir = open_out_dir(out_dir, resolved, cfg.overwrite, argv)
     two_pass = whole_run_dedup(cfg)
     if cfg.step == Step.merge:
         return _finish(cfg, out_dir, work_dir, resolved)
@@ -64,9 +69,6 @@ def _run(cfg: PrepConfig, raw_cfg: DictConfig) -> Manifest | None:
         _dedup(cfg, work_dir)
         return None
     ctx = _context(cfg, out_dir, work_dir)
-    if two_pass:
-        from data_prep.filter_task import run_filter_task
-        from data_prep.two_pass import dedup_done, pack_task
     if two_pass and cfg.step in (Step.all, Step.filter):
         _run_phase("filter", task_ids, cfg, lambda t, bar: run_filter_task(cfg, ctx, t, bar))
         if cfg.step == Step.filter or (cfg.task_id is not None and not dedup_done(work_dir)):
@@ -97,22 +99,20 @@ def _run_phase(name: str, task_ids: list[int], cfg: PrepConfig, run_one) -> None
 
 
 def whole_run_dedup(cfg: PrepConfig) -> bool:
-    """Exact or near dedup across the whole run needs the two-phase execution (data_prep/two_pass.py)."""
+    """Exact or near dedup across the whole run needs the two-phase execution (runner/steps.py)."""
     return bool(cfg.pipeline.dedup.exact or cfg.pipeline.dedup.near)
 
 
 def _dedup(cfg: PrepConfig, work_dir: str) -> None:
-    from data_prep.two_pass import run_dedup_step
-
     removed = run_dedup_step(cfg, work_dir)
     if removed:
         print(f"dedup: removing {sum(removed.values())} documents ({removed})")
 
 
 def _finish(cfg: PrepConfig, out_dir: str, work_dir: str, resolved: dict[str, Any]) -> Manifest:
-    manifest = merge_tasks(cfg, out_dir, work_dir, resolved)
+    manifest = merge_tasks(cfg, out_dir, load_task_results(work_dir, cfg.num_tasks), resolved)
     if cfg.report:
-        from data_prep.report import write_report
+        from data_prep.output.report import write_report
 
         write_report(manifest, out_dir)
     stats = manifest.stats
@@ -121,23 +121,3 @@ def _finish(cfg: PrepConfig, out_dir: str, work_dir: str, resolved: dict[str, An
           f"{sum(stats['rejected'].values())} rejected; {samples['train']} train / {samples['val']} val "
           f"samples of {cfg.seq_len + 1} tokens in {len(manifest.shards)} shards -> {out_dir}")
     return manifest
-
-
-def _fingerprint(resolved: dict[str, Any]) -> dict[str, Any]:
-    """The config keys that shape the output, in their JSON form (so it compares equal once reloaded)."""
-    return json.loads(json.dumps({k: v for k, v in resolved.items() if k not in EXECUTION_KEYS}))
-
-
-def _check_same_run(work_dir: str, resolved: dict[str, Any]) -> None:
-    """Refuse to mix two different configurations in one out_dir (their shards would not fit together)."""
-    path = os.path.join(work_dir, "config.json")
-    current = _fingerprint(resolved)
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as fh:
-            previous = json.load(fh)
-        if previous != current:
-            changed = sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
-            raise UserError(f"out_dir {os.path.dirname(work_dir)} holds a run with a different config "
-                            f"(differs in: {', '.join(changed)}); use another out_dir or delete it")
-        return
-    write_atomic(path, json.dumps(current, indent=1, sort_keys=True).encode("utf-8"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from data_prep.filters.words import WordSplitter
+from data_prep.stages.filters.words import WordSplitter
 
 _ALNUM = re.compile(r"[^\W_]")
 _ALPHA = re.compile(r"[^\W\d_]")

@@ -19,9 +19,10 @@ import re
 import numpy as np
 
 from data_prep.document import Document, Stats
-from data_prep.filters.config import GopherRepetitionConfig
-from data_prep.filters.fineweb import duplicate_stats
-from data_prep.filters.textview import view
+from data_prep.stages.base import Stage
+from data_prep.stages.filters.config import GopherRepetitionConfig
+from data_prep.stages.filters.fineweb import duplicate_stats
+from data_prep.stages.filters.textview import view
 
 _PARAGRAPH_BREAK = re.compile(r"\n{2,}")
 _LINE_BREAK = re.compile(r"\n+")
@@ -90,7 +91,7 @@ class _NGramIndex:
         return total
 
 
-class GopherRepetitionFilter:
+class GopherRepetitionFilter(Stage):
     name = "gopher_repetition"
 
     def __init__(self, cfg: GopherRepetitionConfig) -> None:

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from data_prep.document import Document, Stats
-from data_prep.filters.config import PiiConfig
+from data_prep.stages.base import Stage
+from data_prep.stages.filters.config import PiiConfig
 
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
                     r"[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])")
@@ -113,7 +114,7 @@ _DETECTORS: dict[str, list[tuple[Check, re.Pattern, Check | None]]] = {
 }
 
 
-class PiiScrubber:
+class PiiScrubber(Stage):
     name = "pii"
 
     def __init__(self, cfg: PiiConfig) -> None:
