@@ -1,129 +1,122 @@
-"""Structured config of the filtering, dedup and decontamination stages (``pipeline.*`` in conf/pipeline/).
-
-Every stage is off by default so ``pipeline=minimal`` only cleans; ``pipeline=web`` / ``pipeline=code``
-switch stages on. Defaults are the published values (Gopher / MassiveText table A1, C4, FineWeb) and
-must agree with conf/pipeline/web.yaml.
+"""Structured config of the filtering, dedup and decontamination stages (``pipeline.*``): types and
+validation only. Every default, with what it means, is in conf/prep_defaults/pipeline.yaml (every stage
+off, the published thresholds: Gopher / MassiveText table A1, C4, FineWeb); conf/pipeline/<name>.yaml
+presets switch stages on.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from omegaconf import MISSING
 
 from openpretrain.errors import require
 
-GOPHER_STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
-C4_POLICY_PHRASES = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
-                     "use cookies"]
 PII_TYPES = ["email", "phone", "ip", "credit_card", "ssn", "iban"]
 DECONTAM_MODES = ("drop", "flag")
 
 
 @dataclass
 class LangIdConfig:
-    enabled: bool = False
-    keep: list[str] = field(default_factory=lambda: ["en"])  # ISO 639-1 codes; empty = keep any language
-    min_score: float = 0.65  # probability of the predicted language
-    max_chars: int = 10_000  # classify only the first N characters (speed; the start is representative)
+    enabled: bool = MISSING
+    keep: list[str] = MISSING
+    min_score: float = MISSING
+    max_chars: int = MISSING
 
 
 @dataclass
 class GopherQualityConfig:
-    enabled: bool = False
-    min_words: int = 50  # words = tokens with at least one letter or digit
-    max_words: int = 100_000
-    min_mean_word_length: float = 3.0
-    max_mean_word_length: float = 10.0
-    max_hash_ratio: float = 0.1  # "#" per word
-    max_ellipsis_ratio: float = 0.1  # "..." or "…" per word
-    max_bullet_lines_ratio: float = 0.9
-    max_ellipsis_lines_ratio: float = 0.3
-    min_alpha_words_ratio: float = 0.8  # share of words with at least one letter
-    min_stop_words: int = 2  # distinct stop words present
-    stop_words: list[str] = field(default_factory=lambda: list(GOPHER_STOP_WORDS))
-    bullet_prefixes: list[str] = field(default_factory=lambda: ["•", "-"])
+    enabled: bool = MISSING
+    min_words: int = MISSING
+    max_words: int = MISSING
+    min_mean_word_length: float = MISSING
+    max_mean_word_length: float = MISSING
+    max_hash_ratio: float = MISSING
+    max_ellipsis_ratio: float = MISSING
+    max_bullet_lines_ratio: float = MISSING
+    max_ellipsis_lines_ratio: float = MISSING
+    min_alpha_words_ratio: float = MISSING
+    min_stop_words: int = MISSING
+    stop_words: list[str] = MISSING
+    bullet_prefixes: list[str] = MISSING
 
 
 @dataclass
 class GopherRepetitionConfig:
-    enabled: bool = False
-    max_dup_line_frac: float = 0.3
-    max_dup_para_frac: float = 0.3
-    max_dup_line_char_frac: float = 0.2
-    max_dup_para_char_frac: float = 0.2
+    enabled: bool = MISSING
+    max_dup_line_frac: float = MISSING
+    max_dup_para_frac: float = MISSING
+    max_dup_line_char_frac: float = MISSING
+    max_dup_para_char_frac: float = MISSING
     # n -> max share of characters in the most frequent n-gram (a command-line dict override merges into
     # these; set a size to 1.0 to switch it off)
-    top_ngram_max_char_frac: dict[int, float] = field(default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16})
+    top_ngram_max_char_frac: dict[int, float] = MISSING
     # n -> max share of characters in repeated n-grams
-    dup_ngram_max_char_frac: dict[int, float] = field(
-        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
-    )
+    dup_ngram_max_char_frac: dict[int, float] = MISSING
 
 
 @dataclass
 class C4Config:
-    enabled: bool = False
+    enabled: bool = MISSING
     # Line rules drop lines; document rules drop the document.
-    filter_no_terminal_punct: bool = False  # C4 paper: true; FineWeb: false (too aggressive on web text)
-    min_words_per_line: int = 3
-    max_word_length: int = 1000  # lines with a longer word are dropped
-    remove_citations: bool = True  # "[1]", "[edit]", "[citation needed]"
-    drop_javascript_lines: bool = True
-    drop_policy_lines: bool = True
-    policy_phrases: list[str] = field(default_factory=lambda: list(C4_POLICY_PHRASES))
-    drop_lorem_ipsum: bool = True
-    drop_curly_bracket: bool = True
-    min_sentences: int = 5  # after line filtering; 0 disables
+    filter_no_terminal_punct: bool = MISSING
+    min_words_per_line: int = MISSING
+    max_word_length: int = MISSING
+    remove_citations: bool = MISSING
+    drop_javascript_lines: bool = MISSING
+    drop_policy_lines: bool = MISSING
+    policy_phrases: list[str] = MISSING
+    drop_lorem_ipsum: bool = MISSING
+    drop_curly_bracket: bool = MISSING
+    min_sentences: int = MISSING
 
 
 @dataclass
 class FineWebConfig:
-    enabled: bool = False
-    min_terminal_punct_lines: float = 0.12  # share of lines ending in terminal punctuation
-    max_short_lines: float = 0.67
-    short_line_chars: int = 30
-    max_dup_line_char_frac: float = 0.01
-    max_newline_word_ratio: float = 0.3
+    enabled: bool = MISSING
+    min_terminal_punct_lines: float = MISSING
+    max_short_lines: float = MISSING
+    short_line_chars: int = MISSING
+    max_dup_line_char_frac: float = MISSING
+    max_newline_word_ratio: float = MISSING
 
 
 @dataclass
 class BlocklistConfig:
-    enabled: bool = False
-    url_blocklist: str | None = None  # file: one domain ("example.com" blocks its subdomains) or URL prefix per line
-    word_list: str | None = None  # file: one word or phrase per line (matched case-insensitively, whole words)
-    max_word_hits: int = 0  # reject when more blocklisted words than this occur (0: any occurrence rejects)
-    max_word_ratio: float = 1.0  # ... or when their share of all words is above this
+    enabled: bool = MISSING
+    url_blocklist: str | None = MISSING
+    word_list: str | None = MISSING
+    max_word_hits: int = MISSING
+    max_word_ratio: float = MISSING
 
 
 @dataclass
 class PiiConfig:
-    enabled: bool = False
-    types: list[str] = field(default_factory=lambda: list(PII_TYPES))
-    placeholders: dict[str, str] = field(default_factory=lambda: {
-        "email": "<EMAIL>", "phone": "<PHONE>", "ip": "<IP_ADDRESS>", "credit_card": "<CREDIT_CARD>",
-        "ssn": "<US_SSN>", "iban": "<IBAN>",
-    })
-    max_matches: int = 50  # documents with more PII matches are dropped (-1: never drop)
+    enabled: bool = MISSING
+    types: list[str] = MISSING
+    placeholders: dict[str, str] = MISSING
+    max_matches: int = MISSING
 
 
 @dataclass
 class DecontamConfig:
-    enabled: bool = False
-    eval_paths: list[str] = field(default_factory=list)  # .txt (one text per line) or .jsonl[.gz] files/globs
-    ngram: int = 13  # words per n-gram (normalised: lower case, no punctuation)
-    min_words: int = 8  # eval texts shorter than ngram are matched whole if they have at least this many words
-    min_matches: int = 1  # overlapping n-grams needed to call a document contaminated
-    mode: str = "drop"  # drop | flag (meta["contaminated_ngrams"])
+    enabled: bool = MISSING
+    eval_paths: list[str] = MISSING
+    ngram: int = MISSING
+    min_words: int = MISSING
+    min_matches: int = MISSING
+    mode: str = MISSING
 
 
 @dataclass
 class DedupConfig:
-    exact: bool = False  # hash of the normalised text; one document per hash is kept
-    near: bool = False  # MinHash-LSH on word n-grams; one document per cluster is kept
-    ngram: int = 5
-    bands: int = 14
-    rows: int = 8  # hashes per band: pairs with Jaccard ~ (1/bands)^(1/rows) = 0.72 collide half the time
-    seed: int = 1
+    exact: bool = MISSING
+    near: bool = MISSING
+    ngram: int = MISSING
+    bands: int = MISSING
+    rows: int = MISSING
+    seed: int = MISSING
 
 
 def _fraction(value: float, key: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 from data_prep.document import Document, Stats
 from data_prep.stages.filters.c4 import C4Filter
 from data_prep.stages.filters.fineweb import FineWebFilter
-from tests.filter_texts import PROSE, PROSE_LINES, pipeline_config
+from tests.data_prep.filter_texts import PROSE, PROSE_LINES, pipeline_config
 
 CFG = pipeline_config("web")
 

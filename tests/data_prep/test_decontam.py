@@ -13,7 +13,8 @@ from data_prep.document import Document, Stats
 from data_prep.stages.decontam import Decontaminator
 from data_prep.stages.filters.config import DecontamConfig
 from openpretrain.errors import UserError
-from tests.filter_texts import PROSE
+from tests.data_prep.configs import stage_config
+from tests.data_prep.filter_texts import PROSE
 
 QUESTION = ("Which gas do plants absorb from the air during photosynthesis in order to make sugar and "
             "release oxygen back into the atmosphere")
@@ -25,7 +26,7 @@ def evals(tmp_path: Path) -> DecontamConfig:
         (json.dumps({"question": QUESTION, "choices": ["carbon dioxide", "helium"], "id": 3}) + "\n").encode()))
     (tmp_path / "short.txt").write_text("Name the capital city of the small alpine country please\nhi\n",
                                         encoding="utf-8")
-    return DecontamConfig(enabled=True, eval_paths=[str(tmp_path / "*.jsonl.gz"), str(tmp_path / "short.txt")])
+    return stage_config("decontam", enabled=True, eval_paths=[str(tmp_path / "*.jsonl.gz"), str(tmp_path / "short.txt")])
 
 
 def doc(text: str) -> Document:
@@ -59,8 +60,8 @@ def test_flag_mode_and_thresholds(evals: DecontamConfig) -> None:
 
 def test_missing_or_bad_eval_files(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="no evaluation file"):
-        Decontaminator(DecontamConfig(enabled=True, eval_paths=[str(tmp_path / "none*.jsonl")]))
+        Decontaminator(stage_config("decontam", enabled=True, eval_paths=[str(tmp_path / "none*.jsonl")]))
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{not json\n", encoding="utf-8")
     with pytest.raises(UserError, match="bad.jsonl:1 is not JSON"):
-        Decontaminator(DecontamConfig(enabled=True, eval_paths=[str(bad)]))
+        Decontaminator(stage_config("decontam", enabled=True, eval_paths=[str(bad)]))

@@ -16,9 +16,10 @@ from data_prep.stages.dedup_signature import SignatureWriter, compute_signatures
 from data_prep.stages.filters.config import DedupConfig
 from data_prep.stages.minhash import MinHasher, normalize
 from openpretrain.errors import UserError
-from tests.filter_texts import PROSE
+from tests.data_prep.configs import stage_config
+from tests.data_prep.filter_texts import PROSE
 
-CFG = DedupConfig(exact=True, near=True)
+CFG = stage_config("dedup", exact=True, near=True)
 _WORDS = ["river", "town", "mill", "grain", "salt", "cloth", "bridge", "trade", "harbour", "market", "museum", "water", "gates", "channels", "letters", "photographs", "records", "students", "future", "families", "work", "daily", "guides", "floods", "visitors", "warehouses"]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from data_prep.api import prepare
-from tests.test_prep_resume import digest_tree, run_and_kill_at
+from tests.data_prep.test_prep_resume import digest_tree, run_and_kill_at
 
 GREEK = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau phi"
 WORDS = GREEK.split(" ")

@@ -11,7 +11,7 @@ import pytest
 from data_prep.document import Document, Stats
 from data_prep.stages.filters.gopher_quality import GopherQualityFilter
 from data_prep.stages.filters.gopher_repetition import GopherRepetitionFilter, _NGramIndex
-from tests.filter_texts import PROSE, PROSE_LINES, pipeline_config
+from tests.data_prep.filter_texts import PROSE, PROSE_LINES, pipeline_config
 
 CFG = pipeline_config("web")
 

@@ -12,7 +12,8 @@ from data_prep.stages.filters.blocklist import BlocklistFilter
 from data_prep.stages.filters.config import BlocklistConfig
 from data_prep.stages.filters.langid import LangIdFilter
 from openpretrain.errors import ConfigError, UserError
-from tests.filter_texts import PROSE, pipeline_config
+from tests.data_prep.configs import stage_config
+from tests.data_prep.filter_texts import PROSE, pipeline_config
 
 GERMAN = ("Der Ausschuss hat beschlossen, dass die neue Bibliothek im nächsten Frühjahr eröffnet wird, "
           "nachdem die Renovierung des alten Gebäudes abgeschlossen ist.")
@@ -55,7 +56,7 @@ def lists(tmp_path: Path) -> BlocklistConfig:
     urls.write_text("# blocked sites\nbad.example\nnews.example.org/ads/\n\n", encoding="utf-8")
     words = tmp_path / "words.txt"
     words.write_text("scamword\nfree money  now\n", encoding="utf-8")
-    return BlocklistConfig(enabled=True, url_blocklist=str(urls), word_list=str(words))
+    return stage_config("blocklist", enabled=True, url_blocklist=str(urls), word_list=str(words))
 
 
 @pytest.mark.parametrize(
@@ -91,4 +92,4 @@ def test_word_blocklist_thresholds(lists: BlocklistConfig) -> None:
 
 def test_missing_list_file_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="url_blocklist"):
-        BlocklistFilter(BlocklistConfig(enabled=True, url_blocklist=str(tmp_path / "nope.txt")))
+        BlocklistFilter(stage_config("blocklist", enabled=True, url_blocklist=str(tmp_path / "nope.txt")))

@@ -1,18 +1,19 @@
-"""conf/pipeline presets load against the schema, agree with the dataclass defaults, and build their stages."""
+"""conf/ presets compose to complete configs (the dataclasses hold no defaults), and build their stages."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import MISSING as MISSING_FACTORY
+from dataclasses import fields, is_dataclass, replace
 
 import pytest
-from omegaconf import OmegaConf
+from omegaconf import MISSING, OmegaConf
 
 from data_prep.config import PipelineConfig
 from data_prep.stages import build_stages
 from data_prep.stages.filters.config import validate_filters
 from openpretrain.errors import ConfigError
 from tests.conftest import REPO_ROOT
-from tests.filter_texts import pipeline_config
+from tests.data_prep.filter_texts import pipeline_config
 
 STAGE_SECTIONS = ("lang_id", "blocklist", "gopher_repetition", "gopher_quality", "c4", "fineweb", "decontam",
                   "pii")
@@ -29,14 +30,38 @@ def test_minimal_has_no_stages_and_no_dedup() -> None:
     assert not (cfg.dedup.exact or cfg.dedup.near)
 
 
-def test_web_yaml_equals_the_dataclass_defaults_apart_from_switches() -> None:
-    web = asdict(pipeline_config("web"))
-    defaults = asdict(PipelineConfig())
-    for section in STAGE_SECTIONS + ("dedup",):
-        for key, value in defaults[section].items():
-            if key in ("enabled", "exact", "near"):
-                continue
-            assert web[section][key] == value, f"{section}.{key}: web.yaml {web[section][key]!r} != {value!r}"
+def _presets(group: str) -> list[str]:
+    return sorted(p.stem for p in (REPO_ROOT / "conf" / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize(("group", "preset"), [(g, p) for g in ("source", "pipeline", "tokenizer") for p in _presets(g)])
+def test_every_shipped_preset_composes_with_no_missing_value(group: str, preset: str) -> None:
+    from data_prep.api import compose_prep
+
+    raw = compose_prep(["out_dir=x", f"{group}={preset}"])[1]
+    assert OmegaConf.missing_keys(raw) == set(), f"{group}={preset} leaves keys unset"
+    OmegaConf.to_object(raw)  # every value has its declared type
+
+
+def _value_defaults(cls: type, prefix: str = "") -> list[str]:
+    """Fields of a config dataclass (recursively) that carry a value instead of MISSING."""
+    found = []
+    for f in fields(cls):
+        if f.default_factory is not MISSING_FACTORY and is_dataclass(f.default_factory):
+            found += _value_defaults(f.default_factory, f"{prefix}{f.name}.")  # a nested section
+        elif f.default != MISSING or f.default_factory is not MISSING_FACTORY:
+            found.append(f"{prefix}{f.name}")
+    return found
+
+
+def test_the_dataclasses_hold_no_value_defaults() -> None:
+    from data_prep.config import PrepConfig
+
+    assert _value_defaults(PrepConfig) == []  # every default lives in conf/
+    assert "pipeline.dedup.near" in {f"pipeline.dedup.{f.name}" for f in fields(PipelineConfig().dedup)}
+
+
+def test_web_spells_out_every_stage() -> None:
     raw = OmegaConf.load(REPO_ROOT / "conf" / "pipeline" / "web.yaml")
     assert set(raw.keys()) >= set(STAGE_SECTIONS)  # every stage spelled out in the published preset
 

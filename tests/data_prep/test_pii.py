@@ -8,7 +8,7 @@ import pytest
 
 from data_prep.document import Document, Stats
 from data_prep.stages.filters.pii import PiiScrubber, iban_valid, luhn_valid
-from tests.filter_texts import pipeline_config
+from tests.data_prep.filter_texts import pipeline_config
 
 CFG = pipeline_config("web").pii
 

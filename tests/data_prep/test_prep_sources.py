@@ -14,12 +14,13 @@ from data_prep.config import SourceConfig, SourceKind
 from data_prep.document import Stats
 from data_prep.sources import build_source, check_source, to_documents
 from openpretrain.errors import UserError
+from tests.data_prep.configs import source_config
 
 ROWS = [{"text": f"document number {i} " * 3, "id": f"u{i}", "url": f"https://example.org/{i}"} for i in range(10)]
 
 
 def local_cfg(*paths: Path, **kw) -> SourceConfig:
-    return SourceConfig(kind=SourceKind.local, name="loc", license="CC0", paths=[str(p) for p in paths], **kw)
+    return source_config(kind=SourceKind.local, name="loc", license="CC0", paths=[str(p) for p in paths], **kw)
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -36,7 +37,7 @@ def docs_of(cfg: SourceConfig, task_id: int = 0, num_tasks: int = 1) -> tuple[li
 
 
 def test_stdlib_is_deterministic_and_mixed() -> None:
-    cfg = SourceConfig()
+    cfg = source_config()
     first = [r.id for _, r in zip(range(60), build_source(cfg).records(None))]
     again = [r.id for _, r in zip(range(60), build_source(cfg).records(None))]
     assert first == again and len(set(first)) == 60
@@ -103,7 +104,7 @@ def test_hf_streaming_through_load_dataset_on_local_files(tmp_path: Path) -> Non
     jsonl = write_jsonl(tmp_path / "a.jsonl", ROWS[:6])
     pq.write_table(pa.Table.from_pylist(ROWS[6:]), tmp_path / "b.parquet")
     for hub_id, files, expected in (("json", [str(jsonl)], ROWS[:6]), ("parquet", [str(tmp_path / "b.parquet")], ROWS[6:])):
-        cfg = SourceConfig(kind=SourceKind.hf, name="web", license="ODC-By-1.0", hub_id=hub_id, data_files=files,
+        cfg = source_config(kind=SourceKind.hf, name="web", license="ODC-By-1.0", hub_id=hub_id, data_files=files,
                            id_field="id", url_field="url")
         docs, stats = docs_of(cfg)
         assert [d.text for d in docs] == [r["text"] for r in expected]
@@ -113,6 +114,6 @@ def test_hf_streaming_through_load_dataset_on_local_files(tmp_path: Path) -> Non
 
 def test_hf_tasks_partition_the_stream(tmp_path: Path) -> None:
     jsonl = write_jsonl(tmp_path / "a.jsonl", ROWS)
-    cfg = SourceConfig(kind=SourceKind.hf, name="web", hub_id="json", data_files=[str(jsonl)], id_field="id")
+    cfg = source_config(kind=SourceKind.hf, name="web", hub_id="json", data_files=[str(jsonl)], id_field="id")
     shares = [[d.id for d in docs_of(cfg, t, 2)[0]] for t in range(2)]
     assert all(shares) and sorted(shares[0] + shares[1]) == sorted(f"web/u{i}" for i in range(10))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from omegaconf import OmegaConf
+from tests.data_prep.configs import pipeline_config
 
-from data_prep.config import PipelineConfig
-from tests.conftest import REPO_ROOT
+__all__ = ["PROSE", "PROSE_LINES", "pipeline_config"]
 
 PROSE_LINES = [
     "The river that runs through the old town has shaped the lives of its people for centuries.",
@@ -18,9 +17,3 @@ PROSE_LINES = [
     "Those records are now being collected with care, so that future students can learn from them.",
 ]
 PROSE = "\n".join(PROSE_LINES)
-
-
-def pipeline_config(name: str = "web") -> PipelineConfig:
-    merged = OmegaConf.merge(OmegaConf.structured(PipelineConfig),
-                             OmegaConf.load(REPO_ROOT / "conf" / "pipeline" / f"{name}.yaml"))
-    return OmegaConf.to_object(merged)

@@ -15,6 +15,7 @@ import pytest
 from data_prep.config import SourceConfig, SourceKind
 from data_prep.sources.hf import STATE_EVERY, HFSource, is_retriable
 from openpretrain.errors import UserError
+from tests.data_prep.configs import source_config
 
 ROWS = 1000
 
@@ -61,7 +62,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def cfg(**kw) -> SourceConfig:
-    return SourceConfig(kind=SourceKind.hf, name="web", hub_id="json", id_field="id", max_retries=3,
+    return source_config(kind=SourceKind.hf, name="web", hub_id="json", id_field="id", max_retries=3,
                         retry_backoff_s=0.5, retry_max_backoff_s=1.0, **kw)
 
 
