@@ -20,8 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.prep_corpus import build_corpus  # noqa: E402
@@ -31,13 +29,13 @@ from data_prep.stages.filters.fineweb import FineWebFilter  # noqa: E402
 from data_prep.stages.filters.gopher_quality import GopherQualityFilter  # noqa: E402
 from data_prep.stages.filters.gopher_repetition import GopherRepetitionFilter  # noqa: E402
 
-WEB_YAML = Path(__file__).resolve().parents[1] / "conf" / "pipeline" / "web.yaml"
 RULES = ("gopher_repetition", "gopher_quality", "c4", "fineweb")
 
 
 def web_config() -> PipelineConfig:
-    merged = OmegaConf.merge(OmegaConf.structured(PipelineConfig), OmegaConf.load(WEB_YAML))
-    return OmegaConf.to_object(merged)
+    from data_prep.api import compose_prep
+
+    return compose_prep(["out_dir=unused", "pipeline=web"])[0].pipeline
 
 
 def our_filters(cfg: PipelineConfig) -> dict:

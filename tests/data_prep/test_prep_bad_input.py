@@ -92,3 +92,35 @@ def test_wrong_text_field_is_named_in_the_error(tmp_path: Path) -> None:
                       f"source.paths=[{tmp_path}/docs.jsonl]", check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "source/missing_text 3" in proc.stderr and "source.text_field='text'" in proc.stderr
+
+
+def test_lone_surrogate_is_one_counted_rejection(tmp_path: Path) -> None:
+    # "\ud800" is valid JSON but no UTF-8 text: once it killed the run inside tokenizer training.
+    lines = [good_line(i) for i in range(4)]
+    lines.insert(1, b'{"text": "' + GOOD.encode() * 2 + b' \\ud800 lone high surrogate"}\n')
+    lines.insert(3, b'{"text": "' + GOOD.encode() * 2 + b'", "id": "x\\udfff"}\n')  # in the upstream id
+    (tmp_path / "s.jsonl").write_bytes(b"".join(lines))
+    manifest = prepare([
+        f"out_dir={tmp_path / 'out'}", "source=local", f"source.paths=[{tmp_path}/s.jsonl]", "source.id_field=id",
+        "seq_len=16", "tokenizer.vocab_size=300", "samples_per_shard=8", "progress=false", "report=false",
+        "rejects=true",
+    ])
+    stats = manifest.stats
+    assert stats["rejected"] == {"source/invalid_unicode": 2}
+    assert stats["docs_in"] == 6 and stats["docs_written"] == 4
+    logged = [json.loads(line) for p in (tmp_path / "out" / "rejects").rglob("*.jsonl")
+              for line in p.read_text(encoding="utf-8").splitlines()]
+    assert sorted(r["reason"] for r in logged) == ["source/invalid_unicode"] * 2
+    assert any(r["id"] == "local/x\\udfff" for r in logged)  # the id is shown escaped, not lost
+
+
+def test_lone_surrogate_from_any_source_is_rejected() -> None:
+    from data_prep.document import Stats
+    from data_prep.sources import RawRecord, to_documents
+    from tests.data_prep.configs import source_config
+
+    records = [RawRecord(id="a", text="fine text"), RawRecord(id="b", text="bad \udc80 text"),
+               RawRecord(id="c", text="fine", url="https://example.org/\ud800")]
+    stats = Stats()
+    docs = list(to_documents(records, source_config(), stats))
+    assert [d.id for d in docs] == ["a"] and stats.rejected == {"source/invalid_unicode": 2}
