@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from data_prep.api import prepare
 from tests.conftest import run_module
 
@@ -43,6 +45,7 @@ def write_truncated_gz(path: Path, n_good: int) -> None:
     path.write_bytes(payload[: len(payload) // 2])
 
 
+@pytest.mark.slow
 def test_bad_input_is_counted_not_fatal(tmp_path: Path) -> None:
     write_bad_jsonl(tmp_path / "bad.jsonl")
     write_truncated_gz(tmp_path / "cut.jsonl.gz", n_good=5)
@@ -79,6 +82,7 @@ def test_bad_input_is_counted_not_fatal(tmp_path: Path) -> None:
     assert too_long["text"] == "x" * 20 and too_long["id"].endswith("bad.jsonl#11")
 
 
+@pytest.mark.slow
 def test_input_with_no_usable_document_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "junk.jsonl").write_bytes(b'{"text": "x"}\nnot json\n\n')
     proc = run_module("data_prep", f"out_dir={tmp_path / 'out'}", "source=local",
@@ -86,6 +90,7 @@ def test_input_with_no_usable_document_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "no document passed" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_wrong_text_field_is_named_in_the_error(tmp_path: Path) -> None:
     (tmp_path / "docs.jsonl").write_text('{"content": "a document long enough to keep"}\n' * 3)
     proc = run_module("data_prep", f"out_dir={tmp_path / 'out'}", "source=local",

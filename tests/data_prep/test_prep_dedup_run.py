@@ -46,6 +46,7 @@ def test_duplicates_across_tasks_are_removed_and_counted(tmp_path: Path) -> None
     assert not list((tmp_path / "out" / "_prep").rglob("part-*.parquet"))  # intermediate parts cleaned up
 
 
+@pytest.mark.slow
 def test_phases_as_separate_commands_equal_one_command(tmp_path: Path) -> None:
     data = corpus(tmp_path / "c.jsonl")
     split, single = tmp_path / "split", tmp_path / "single"
@@ -59,6 +60,7 @@ def test_phases_as_separate_commands_equal_one_command(tmp_path: Path) -> None:
     assert digest_tree(split) == digest_tree(single)
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 def test_killed_two_pass_run_resumes_to_identical_output(tmp_path: Path) -> None:
     data = corpus(tmp_path / "c.jsonl")

@@ -9,12 +9,15 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 import webdataset as wds
 from tokenizers import Tokenizer
 
 from data_prep.api import prepare
 from openpretrain.manifest import META_EXT, TOKENS_EXT, load_manifest
 from tests.conftest import PREP_OVERRIDES, run_module
+
+pytestmark = pytest.mark.slow  # every test runs python -m data_prep (or uses the session's prepared_dir run)
 
 
 def test_manifest_matches_files(prepared_dir: Path) -> None:

@@ -16,6 +16,8 @@ import pytest
 from data_prep.api import prepare
 from tests.conftest import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # runs (and kills) python -m data_prep subprocesses or worker pools
+
 SMALL = ["max_docs=90", "seq_len=32", "tokenizer.vocab_size=300", "samples_per_shard=512", "chunk_docs=4",
          "val_fraction=0.1", "progress=false", "report=false", "rejects=true", "checkpoint_every_s=0.05"]
 POLL_S = 0.005
