@@ -44,38 +44,45 @@ def filter_marker(work_dir: str, task_id: int) -> str:
     return os.path.join(task_dir(work_dir, task_id), FILTER_MARKER)
 
 
-class OnePassStep:
-    marker_name = DONE_MARKER
-    checkpoint_name = "state.pkl"
+class _Step:
+    """One step of task ``task_id`` (``runner.task.TaskStep``); subclasses say what it reads and runs."""
+
+    marker_name: str
+    checkpoint_name: str
 
     def __init__(self, cfg: PrepConfig, ctx: TaskContext, task_id: int) -> None:
         self.cfg, self.ctx, self.task_id = cfg, ctx, task_id
 
+    def _source_share(self) -> dict[str, Any]:
+        """This task's share of the configured source (the first phase of every run reads it)."""
+        cfg = self.cfg
+        return {"source": build_source(cfg.source, self.task_id, cfg.num_tasks),
+                "limit": task_limit(cfg.max_docs, self.task_id, cfg.num_tasks)}
+
+
+class OnePassStep(_Step):
+    marker_name = DONE_MARKER
+    checkpoint_name = "state.pkl"
+
     def plan(self) -> StepPlan:
         cfg, ctx = self.cfg, self.ctx
         return StepPlan(
-            source=build_source(cfg.source, self.task_id, cfg.num_tasks),
-            limit=task_limit(cfg.max_docs, self.task_id, cfg.num_tasks),
-            worker=ChunkProcessor, worker_args=(cfg, ctx.tokenizer_path, ctx.eos_id, ctx.token_dtype),
+            **self._source_share(), worker=ChunkProcessor,
+            worker_args=(cfg, ctx.tokenizer_path, ctx.eos_id, ctx.token_dtype),
             state=PackState(cfg, ctx, self.task_id), rejects_phase="filter",
         )
 
 
-class FilterStep:
+class FilterStep(_Step):
     """Phase 1: one task's input -> kept documents + their dedup signatures, a part per unit of work."""
 
     marker_name = FILTER_MARKER
     checkpoint_name = "filter-state.pkl"
 
-    def __init__(self, cfg: PrepConfig, ctx: TaskContext, task_id: int) -> None:
-        self.cfg, self.ctx, self.task_id = cfg, ctx, task_id
-
     def plan(self) -> StepPlan:
-        cfg = self.cfg
         return StepPlan(
-            source=build_source(cfg.source, self.task_id, cfg.num_tasks),
-            limit=task_limit(cfg.max_docs, self.task_id, cfg.num_tasks),
-            worker=FilterProcessor, worker_args=(cfg, task_dir(self.ctx.work_dir, self.task_id)),
+            **self._source_share(), worker=FilterProcessor,
+            worker_args=(self.cfg, task_dir(self.ctx.work_dir, self.task_id)),
             state=FilterState(), rejects_phase="filter",
         )
 
@@ -92,14 +99,11 @@ class PartsSource(ShareByPosition):
             yield from read_part(path)
 
 
-class DedupPackStep:
+class DedupPackStep(_Step):
     """Phase 2: the task's parts -> drop removed duplicates -> its shards; counters continue phase 1's."""
 
     marker_name = DONE_MARKER
     checkpoint_name = "state.pkl"
-
-    def __init__(self, cfg: PrepConfig, ctx: TaskContext, task_id: int) -> None:
-        self.cfg, self.ctx, self.task_id = cfg, ctx, task_id
 
     def plan(self) -> StepPlan:
         cfg, ctx, task_id = self.cfg, self.ctx, self.task_id
