@@ -9,11 +9,12 @@ from train.model import ModelArgs, Transformer
 VOCAB = 64
 
 
-def tiny_model(seed: int = 0, vocab: int = VOCAB, max_seq_len: int = 96) -> Transformer:
+def tiny_model(seed: int = 0, vocab: int = VOCAB, max_seq_len: int = 96, dim: int = 32,
+               init_std: float = 0.2) -> Transformer:
     torch.manual_seed(seed)
     # A larger init spreads the logits so that random greedy decoding does not sit on near-ties.
-    args = ModelArgs(dim=32, n_layers=2, n_heads=4, n_kv_heads=2, ffn_dim=64, vocab_size=vocab,
-                     max_seq_len=max_seq_len, init_std=0.2)
+    args = ModelArgs(dim=dim, n_layers=2, n_heads=4, n_kv_heads=2, ffn_dim=2 * dim, vocab_size=vocab,
+                     max_seq_len=max_seq_len, init_std=init_std)
     return Transformer(args).eval()
 
 
