@@ -1,0 +1,73 @@
+"""train.diversity: distinct-n, tail mass, perplexity statistics."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import pytest
+import torch
+
+from tests.loop.tiny import tiny_model
+from train.diversity import (
+    collapse_metrics,
+    distinct_n,
+    document_losses,
+    perplexity_stats,
+    rare_tokens,
+    tail_mass,
+    token_counts,
+    words,
+)
+
+
+def test_distinct_n_pools_ngrams_over_the_set():
+    assert distinct_n([[1, 2, 3], [1, 2, 4]], 1) == 4 / 6
+    assert distinct_n([[1, 2, 3], [1, 2, 4]], 2) == 3 / 4  # (1,2) twice, (2,3), (2,4)
+    assert distinct_n([[7, 7, 7, 7]], 2) == 1 / 3
+    assert distinct_n([[1]], 2) == 0.0  # no bigram at all
+    assert distinct_n(words(["The cat sat", "the cat ran"]), 1) == 4 / 6
+
+
+def test_collapsed_generations_score_lower_than_diverse_ones():
+    g = torch.Generator().manual_seed(0)
+    diverse = torch.randint(0, 200, (20, 30), generator=g).tolist()
+    collapsed = [[1, 2, 3, 4, 5] * 6 for _ in range(20)]
+    counts = token_counts(diverse)
+    tail = rare_tokens(counts, 0.1)
+    high, low = collapse_metrics(diverse, tail), collapse_metrics(collapsed, tail)
+    for key in ("distinct_1", "distinct_2", "distinct_3", "type_token_ratio"):
+        assert high[key] > low[key]
+
+
+def test_rare_set_covers_the_tail_quantile_of_real_tokens():
+    real = Counter({"a": 50, "b": 30, "c": 10, "d": 5, "e": 3, "f": 2})  # 100 tokens
+    tail = rare_tokens(real, 0.1)
+    # least frequent first: f(2) e(3) d(5) reach 10 = 10% of the tokens
+    assert tail.rare == {"d", "e", "f"} and tail.threshold_count == 5 and tail.real_mass == 0.10
+    assert tail_mass([list("ffeedd")], tail) == 1.0
+    assert tail_mass([list("aabbzz")], tail) == pytest.approx(2 / 6)  # z never occurs in real data: rare
+    assert tail_mass([["a"] * 50 + ["b"] * 30 + ["c"] * 10 + ["d"] * 5 + ["e"] * 3 + ["f"] * 2], tail) == 0.10
+
+
+def test_ties_at_the_threshold_are_all_rare():
+    tail = rare_tokens(Counter({"a": 90, "b": 5, "c": 5}), 0.05)
+    assert tail.rare == {"b", "c"} and tail.real_mass == pytest.approx(0.10)
+    with pytest.raises(ValueError, match="tail_quantile"):
+        rare_tokens(Counter({"a": 1}), 1.0)
+
+
+def test_perplexity_stats_from_document_losses():
+    stats = perplexity_stats([math.log(2), math.log(4), math.log(8)], quantiles=(0.5,))
+    assert stats == pytest.approx({"ppl_mean": 14 / 3, "ppl_p50": 4.0})
+
+
+def test_document_losses_match_the_models_own_loss():
+    model = tiny_model()
+    seqs = [[1, 2, 3, 4, 5], [6, 7, 8], [9, 10, 11, 12, 13]]
+    losses = document_losses(model, seqs, batch_size=1)
+    for seq, loss in zip(seqs, losses):
+        ids = torch.tensor([seq])
+        with torch.no_grad():
+            assert loss == pytest.approx(float(model(ids[:, :-1], targets=ids[:, 1:])), rel=1e-5)
+    assert document_losses(model, seqs, batch_size=8) == pytest.approx(losses, rel=1e-5)
