@@ -121,15 +121,21 @@ def _generate_chunk(
     position = shared  # tokens fed so far, the same for every live row
     with torch.inference_mode():
         while rows.slots:
-            logits = model(tokens, kv_caches=caches)[:, -1, :].float().cpu()
+            logits = model(tokens, kv_caches=caches)[:, -1, :].float()
+            choices = _choices(logits, rows, params, eos_id, decodable_vocab)
             feed, keep = [], []
-            for r in range(len(rows.slots)):
-                token = _next_token(logits[r], rows, r, position, params, eos_id, decodable_vocab)
+            for r, prompt in enumerate(rows.prompts):
+                if position < len(prompt):  # still inside its prompt: teacher-forced, nothing drawn
+                    feed.append(prompt[position])
+                    keep.append(r)
+                    continue
+                token = _pick(choices, r, rows.generators[r])
+                rows.outputs[r].append(token)
                 if _row_done(rows.outputs[r], params.max_new_tokens, eos_id):
                     finished[rows.slots[r]] = rows.outputs[r]
                 else:
-                    keep.append(r)
                     feed.append(token)
+                    keep.append(r)
             if len(keep) < len(rows.slots):
                 rows = _select(rows, keep)
                 _drop_rows(caches, keep, device)
@@ -138,29 +144,25 @@ def _generate_chunk(
     return finished
 
 
-def _next_token(
-    logits: torch.Tensor, rows: _Rows, r: int, position: int, params: SamplingParams, eos_id: int | None,
-    decodable_vocab: int | None,
-) -> int:
-    """The token row ``r`` feeds next: its own prompt token while its prompt lasts, else a sampled one."""
-    prompt = rows.prompts[r]
-    if position < len(prompt):
-        return prompt[position]
+def _choices(logits: torch.Tensor, rows: _Rows, params: SamplingParams, eos_id: int | None,
+             decodable_vocab: int | None) -> list[int] | torch.Tensor:
+    """Greedy picks (a list) or per-row sampling probabilities on the CPU, computed for the whole batch on
+    the model's device; every operation is row-wise, so a row's values do not depend on its neighbours."""
     if decodable_vocab is not None and decodable_vocab < logits.shape[-1]:
-        logits[decodable_vocab:] = float("-inf")
-    if eos_id is not None and len(rows.outputs[r]) < params.min_new_tokens:
-        logits[eos_id] = float("-inf")
-    token = _sample(logits, params, rows.generators[r])
-    rows.outputs[r].append(token)
-    return token
-
-
-def _sample(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator) -> int:
+        logits[:, decodable_vocab:] = float("-inf")
+    if eos_id is not None and params.min_new_tokens > 0:
+        early = [r for r, out in enumerate(rows.outputs) if len(out) < params.min_new_tokens]
+        logits[early, eos_id] = float("-inf")
     if params.temperature == 0:
-        return int(logits.argmax())
+        return logits.argmax(dim=-1).tolist()
     sampling = Sampling(params.temperature, params.top_k, params.top_p)
-    probs = torch.softmax(_filter_logits(logits[None] / params.temperature, sampling), dim=-1)
-    return int(torch.multinomial(probs, 1, generator=generator))
+    return torch.softmax(_filter_logits(logits / params.temperature, sampling), dim=-1).cpu()
+
+
+def _pick(choices: list[int] | torch.Tensor, r: int, generator: torch.Generator) -> int:
+    if isinstance(choices, list):
+        return choices[r]
+    return int(torch.multinomial(choices[r], 1, generator=generator))
 
 
 def _row_done(output: list[int], max_new_tokens: int, eos_id: int | None) -> bool:
