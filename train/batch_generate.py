@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from openpretrain.errors import UserError
+from openpretrain.errors import UserError, require
 from train.generate import Sampling, _filter_logits
 from train.model import KVCache, Transformer
 
@@ -45,8 +45,7 @@ class SamplingParams:
              f"must be in [0, max_new_tokens={self.max_new_tokens}], got {self.min_new_tokens}"),
         ]
         for ok, key, message in checks:
-            if not ok:
-                raise UserError(f"{key}: {message}")
+            require(ok, key, message)
 
 
 def default_device() -> torch.device:
@@ -71,8 +70,7 @@ def generate_batch(
     above it are embedding padding the tokenizer cannot decode; they are never produced.
     """
     params.validate()
-    if batch_size < 1:
-        raise UserError(f"batch_size: must be >= 1, got {batch_size}")
+    require(batch_size >= 1, "batch_size", f"must be >= 1, got {batch_size}")
     _check_prompts(model, prompts, params.max_new_tokens)
     # Sorting by length keeps the teacher-forced stretch of each batch short; results do not depend on it.
     order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))

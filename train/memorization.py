@@ -12,7 +12,7 @@ data loading; everything in this module works on a model object and token ids.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,6 +107,25 @@ def canary_check(model: Transformer, canaries: Sequence[tuple[str, int, Sequence
         score = token_match(completions[i], secret)
         results.append(CanaryResult(canary_id, repeats, score == 1.0, score))
     return results
+
+
+def canary_inputs(records: Sequence[dict], encode: Callable[[str], list[int]],
+                  start_ids: Sequence[int] = ()) -> list[tuple[str, int, list[int], list[int]]]:
+    """``canary_check``'s input from the manifest's canary records (id, prefix, secret, repeats).
+
+    The whole text is encoded once and split after the prefix's tokens, so the secret's ids are the ones
+    training saw (encoding the secret alone could merge differently at the boundary). ``start_ids``: what
+    precedes a document in training (the run's BOS, or EOS), as ``train.generate.prompt_ids`` does.
+    """
+    inputs = []
+    for record in records:
+        prefix_ids = encode(record["prefix"])
+        full_ids = encode(f"{record['prefix']} {record['secret']}")
+        if full_ids[: len(prefix_ids)] != prefix_ids or len(full_ids) == len(prefix_ids):
+            raise UserError(f"canary {record['id']}: its prefix does not tokenize as a prefix of its text; "
+                            "the probe cannot tell where the secret starts")
+        inputs.append((record["id"], int(record["repeats"]), [*start_ids, *prefix_ids], full_ids[len(prefix_ids):]))
+    return inputs
 
 
 def canaries_by_repeats(results: Sequence[CanaryResult]) -> dict[int, dict[str, float | int]]:

@@ -76,3 +76,23 @@ def test_bad_input_is_one_clear_error():
         memorization(model, [[1] * 24, [1] * 5], PREFIX, SUFFIX)
     with pytest.raises(UserError, match="no sequences"):
         memorization(model, [], PREFIX, SUFFIX)
+
+
+def test_planted_canary_documents_round_trip_through_the_manifest_records():
+    """data_prep.canaries → training text → manifest records → canary_inputs → canary_check."""
+    from data_prep.canaries import canary_documents, make_canaries, manifest_records
+    from train.memorization import canary_inputs
+
+    def encode(text: str) -> list[int]:  # a character tokenizer; the run's BPE goes through the same code
+        return [ord(c) for c in text]
+
+    planted = make_canaries(1, [1, 100], seed=0)
+    texts = [doc.text for doc in canary_documents(planted)]
+    assert len({len(t) for t in texts}) == 1  # equal lengths: one training batch without padding
+    model = overfit(tiny_model(vocab=128, dim=64, init_std=0.02), [[0, *encode(t)] for t in texts], steps=120)
+    unplanted = make_canaries(1, [100], seed=1)
+    inputs = canary_inputs(manifest_records(planted + unplanted), encode, start_ids=[0])
+    assert inputs[1][2][0] == 0 and "".join(map(chr, inputs[1][3])) == " " + planted[1].secret
+    results = canary_check(model, inputs)
+    assert (results[1].canary_id, results[1].repeats, results[1].completed) == ("r100-0", 100, True)
+    assert not results[2].completed and results[2].token_match < 0.5  # unplanted, same prefix template
