@@ -10,7 +10,8 @@ Round state machine (proposal the driver and the Slurm chain follow; D = loop.di
             out: D/round_R/synthetic/ — a Contract-2 dataset (pipeline=synthetic); its manifest holds
             kept docs/tokens, rejections by stage/reason and the discriminator's held-out accuracy
   train     in: D/run/ (one run continued; loop.train=scratch → D/round_R/run/), data.mix = real +
-            synthetic of rounds 1..R (accumulate) or of R only (replace), data.max_synthetic_share
+            synthetic of rounds 1..R (accumulate) or R only (replace) by launch.loop.mix, capped by
+            data.max_synthetic_share (training re-checks it: train.data.synthetic_share)
             out: checkpoint step (R+1)·S; the marker payload records its path and synthetic share
   evaluate  in: that checkpoint, the real val split, fixed prompts + seed
             out: D/round_R/eval.json — real_val_bpb, distinct-1/2/3, TTR, tail mass, ppl stats
