@@ -14,6 +14,7 @@ hashable units: token ids from the tokenizer, or words from ``words(texts)``.
   ``tail_quantile`` (a little more with ties; ``TailSet.real_mass`` is the exact value) — a generation set
   far below it has lost the tails.
 - ``perplexity_stats``: mean and quantiles of per-document perplexity exp(mean token loss in nats).
+- ``generation_metrics``: all of the above for one round's fixed generations (fixed prompts and seed).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from train.batch_generate import SamplingParams, generate_batch
 from train.model import Transformer
 
 
@@ -106,29 +108,50 @@ def perplexity_stats(doc_losses: Sequence[float], quantiles: Sequence[float] = (
     return stats
 
 
-def document_losses(model: Transformer, sequences: Sequence[Sequence[int]], batch_size: int = 16) -> list[float]:
-    """Mean next-token loss (nats) of each sequence under ``model``; sequences need >= 2 tokens.
+def document_losses(model: Transformer, sequences: Sequence[Sequence[int]], batch_size: int = 16,
+                    score_from: Sequence[int] | None = None) -> list[float]:
+    """Mean next-token loss (nats) of each sequence under ``model``.
 
-    Sequences are batched by equal length so no padding enters the computation.
+    ``score_from[i]``: the first position of sequence i whose prediction counts (>= 1; e.g. its prompt
+    length, to score only what was generated); default 1, the whole sequence. Sequences are batched by
+    equal length so no padding enters the computation.
     """
-    device = model.embed_tokens.weight.device
+    starts = list(score_from) if score_from is not None else [1] * len(sequences)
     by_length: dict[int, list[int]] = {}
     for i, seq in enumerate(sequences):
-        if len(seq) < 2:
-            raise ValueError(f"sequence {i} has {len(seq)} tokens; a loss needs at least 2")
+        if not 1 <= starts[i] < len(seq):
+            raise ValueError(f"sequence {i}: {len(seq)} tokens, scored from position {starts[i]}; "
+                             "needs at least one scored token after the first")
         by_length.setdefault(len(seq), []).append(i)
+    device = model.embed_tokens.weight.device
     losses = [0.0] * len(sequences)
     with torch.inference_mode():
-        for members in by_length.values():
+        for length, members in by_length.items():
             for start in range(0, len(members), batch_size):
                 chunk = members[start : start + batch_size]
                 ids = torch.tensor([list(sequences[i]) for i in chunk], dtype=torch.long, device=device)
-                logits = model(ids[:, :-1]).float()
                 per_token = torch.nn.functional.cross_entropy(
-                    logits.transpose(1, 2), ids[:, 1:], reduction="none")
-                for i, value in zip(chunk, per_token.mean(dim=1).tolist()):
+                    model(ids[:, :-1]).float().transpose(1, 2), ids[:, 1:], reduction="none")
+                # Target t is token t + 1: position p is scored when p >= score_from.
+                first = torch.tensor([starts[i] - 1 for i in chunk], device=device)
+                scored = torch.arange(length - 1, device=device)[None, :] >= first[:, None]
+                means = (per_token * scored).sum(dim=1) / scored.sum(dim=1)
+                for i, value in zip(chunk, means.tolist()):
                     losses[i] = value
     return losses
+
+
+def generation_metrics(model: Transformer, prompts: Sequence[Sequence[int]], params: SamplingParams,
+                       tail: TailSet, *, eos_id: int | None = None, decodable_vocab: int | None = None,
+                       batch_size: int = 16, scorer: Transformer | None = None) -> dict[str, float]:
+    """The collapse monitor of one round: generate from fixed prompts with a fixed seed, then diversity,
+    tail mass and the perplexity of the generated tokens (given their prompt) under ``scorer``
+    (default: the generating model)."""
+    generated = generate_batch(model, prompts, params, batch_size=batch_size, eos_id=eos_id,
+                               decodable_vocab=decodable_vocab)
+    losses = document_losses(scorer or model, [[*p, *g] for p, g in zip(prompts, generated)], batch_size,
+                             score_from=[len(p) for p in prompts])
+    return {**collapse_metrics(generated, tail), **perplexity_stats(losses)}
 
 
 def collapse_metrics(sequences: Sequence[Sequence[Hashable]], tail: TailSet) -> dict[str, float]:

@@ -71,3 +71,29 @@ def test_document_losses_match_the_models_own_loss():
         with torch.no_grad():
             assert loss == pytest.approx(float(model(ids[:, :-1], targets=ids[:, 1:])), rel=1e-5)
     assert document_losses(model, seqs, batch_size=8) == pytest.approx(losses, rel=1e-5)
+
+
+def test_scoring_from_a_position_counts_only_the_later_tokens():
+    model = tiny_model()
+    seq = [1, 2, 3, 4, 5, 6]
+    whole = torch.tensor([seq])
+    with torch.no_grad():
+        per_token = torch.nn.functional.cross_entropy(model(whole[:, :-1])[0], whole[0, 1:], reduction="none")
+    assert document_losses(model, [seq, seq], score_from=[3, 1]) == pytest.approx(
+        [float(per_token[2:].mean()), float(per_token.mean())], rel=1e-5)
+    with pytest.raises(ValueError, match="scored from position 6"):
+        document_losses(model, [seq], score_from=[6])
+
+
+def test_generation_metrics_is_a_fixed_function_of_model_prompts_and_seed():
+    from train.batch_generate import SamplingParams
+    from train.diversity import generation_metrics
+
+    model = tiny_model()
+    tail = rare_tokens(Counter({t: t + 1 for t in range(64)}), 0.2)
+    prompts = [[1, 2], [3], [4, 5, 6]]
+    params = SamplingParams(temperature=1.0, max_new_tokens=12, seed=0)
+    first = generation_metrics(model, prompts, params, tail, batch_size=2)
+    assert generation_metrics(model, prompts, params, tail, batch_size=3) == pytest.approx(first, rel=1e-6)
+    assert set(first) >= {"distinct_2", "tail_mass", "ppl_mean", "ppl_p50", "type_token_ratio"}
+    assert 0 < first["distinct_2"] <= 1 and first["ppl_mean"] > 1
