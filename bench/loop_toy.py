@@ -62,8 +62,8 @@ def train(model: Transformer, datasets: list[tuple[list[list[int]], float]], ste
     model.eval()
 
 
-def run(mode: str, rounds: int, docs: int, steps: int, cap: float) -> list[dict]:
-    real, val = markov_corpus(1024, seed=1), markov_corpus(128, seed=2)
+def run(mode: str, rounds: int, docs: int, steps: int, cap: float, real_docs: int) -> list[dict]:
+    real, val = markov_corpus(real_docs, seed=1), markov_corpus(256, seed=2)
     tail = rare_tokens(token_counts(real), 0.1)
     fixed_prompts = [seq[:4] for seq in val[:64]]
     torch.manual_seed(0)
@@ -103,15 +103,16 @@ def _mix(mode: str, real, synthetic, cap):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--docs", type=int, default=512)
+    parser.add_argument("--docs", type=int, default=2048)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--cap", type=float, default=0.5)
+    parser.add_argument("--real-docs", type=int, default=8192)
     parser.add_argument("--modes", default="accumulate,replace,synthetic-only")
     args = parser.parse_args()
     for mode in args.modes.split(","):
-        print(f"\nmode={mode} cap={args.cap} docs/round={args.docs} steps/round={args.steps}")
+        print(f"\nmode={mode} cap={args.cap} real docs={args.real_docs} docs/round={args.docs} steps/round={args.steps}")
         print("round | real val loss | synth share | distinct-2 | tail mass | gen ppl p50 | mem / control")
-        for row in run(mode, args.rounds, args.docs, args.steps, args.cap):
+        for row in run(mode, args.rounds, args.docs, args.steps, args.cap, args.real_docs):
             print(f"{row['round']:5d} | {row['real_val_loss']:13.4f} | {row['share']:11.3f} | {row['distinct_2']:10.4f}"
                   f" | {row['tail_mass']:9.4f} | {row['ppl_p50']:11.2f} | {row['mem']:.3f} / {row['mem_control']:.3f}",
                   flush=True)
