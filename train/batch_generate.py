@@ -178,3 +178,15 @@ def _drop_rows(caches: list[KVCache], keep: list[int], device: torch.device) -> 
     for cache in caches:
         if cache.k is not None:
             cache.k, cache.v = cache.k.index_select(0, index), cache.v.index_select(0, index)
+
+
+def weights_hash(model: Transformer) -> str:
+    """sha256 (first 16 hex digits) of the parameters, by name order: the generator's identity in the
+    synthetic documents' provenance, whatever ZeRO stage or path the checkpoint was loaded from."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]

@@ -77,3 +77,13 @@ def test_bad_input_is_one_clear_error():
         generate_batch(model, [[1], []], SamplingParams(max_new_tokens=4))
     with pytest.raises(UserError, match="min_new_tokens"):
         generate_batch(model, [[1]], SamplingParams(max_new_tokens=4, min_new_tokens=5))
+
+
+def test_weights_hash_identifies_the_generator():
+    from train.batch_generate import weights_hash
+
+    first, same, other = tiny_model(seed=0), tiny_model(seed=0), tiny_model(seed=1)
+    assert weights_hash(first) == weights_hash(same) != weights_hash(other)
+    with torch.no_grad():
+        same.norm.weight[0] += 1e-3
+    assert weights_hash(same) != weights_hash(first)
