@@ -3,7 +3,8 @@
 The prompt is the PSM layout the model was trained on, ``<PRE> prefix <SUF> suffix <MID>``, after the
 token a document starts from in training (BOS, else EOS); the model writes the middle and closes it
 with ``<END>`` (or EOS, or runs into ``max_new_tokens``). Used by ``python -m train.generate mode=infill``
-and by the self-feedback loop's synthetic source (``prompt=infill``): ``infill_texts`` is the one entry.
+and by the self-feedback loop's synthetic source (``prompt=infill``) through ``infill_batch``: many
+(prefix, suffix) pairs at once on ``train.batch_generate`` (seeded per document, batch-size independent).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from tokenizers import Tokenizer
 
 from openpretrain.errors import UserError
 from openpretrain.special_tokens import FIM_END, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX
+from train.batch_generate import SamplingParams, generate_batch
 from train.generate import Sampling, generate_tokens
 from train.objectives.config import ObjectiveName
 from train.objectives.fim import FimTokens, psm_prompt
@@ -49,15 +51,7 @@ def infill_ids(model, prefix: list[int], suffix: list[int], fim: FimTokens, star
     prompt = ([start_id] if start_id is not None else []) + psm_prompt(prefix, suffix, fim)
     rows = generate_tokens(model, prompt, max_new_tokens, sampling, num_samples, seed, eos_id, decodable_vocab,
                            stop_ids=(fim.end,))
-    out = []
-    for row in rows:
-        if row and row[-1] == fim.end:
-            out.append((row[:-1], "end"))
-        elif row and eos_id is not None and row[-1] == eos_id:
-            out.append((row[:-1], "eos"))
-        else:
-            out.append((row, "length"))
-    return out
+    return [_closed(row, fim, eos_id) for row in rows]
 
 
 def infill_texts(model, tokenizer: Tokenizer, prefix: str, suffix: str, max_new_tokens: int, sampling: Sampling,
@@ -72,3 +66,31 @@ def infill_texts(model, tokenizer: Tokenizer, prefix: str, suffix: str, max_new_
     rows = infill_ids(model, encode(prefix), encode(suffix), fim, start, max_new_tokens, sampling, num_samples,
                       seed, eos_id, tokenizer.get_vocab_size(with_added_tokens=True))
     return [Middle(tokenizer.decode(ids, skip_special_tokens=True), ids, stop) for ids, stop in rows]
+
+
+def _closed(ids: list[int], fim: FimTokens, eos_id: int | None) -> tuple[list[int], str]:
+    """Cut a generated row at the first <END> or EOS: (middle, how it stopped)."""
+    for i, token in enumerate(ids):
+        if token == fim.end:
+            return ids[:i], "end"
+        if eos_id is not None and token == eos_id:
+            return ids[:i], "eos"
+    return ids, "length"
+
+
+def infill_batch(model, tokenizer: Tokenizer, pairs: list[tuple[str, str]], params: SamplingParams, eos_id: int,
+                 bos_id: int | None = None, batch_size: int = 16, first_index: int = 0) -> list[Middle]:
+    """The middle of every (prefix, suffix) pair, in order; pair i samples from stream (params.seed,
+    first_index + i), so a resumed generation continues exactly. ``params.min_new_tokens`` holds back
+    <END> (the stop token here) until that many middle tokens exist."""
+    fim = fim_tokens(tokenizer)
+    start = bos_id if bos_id is not None else eos_id
+
+    def encode(text: str) -> list[int]:
+        return tokenizer.encode(text, add_special_tokens=False).ids if text else []
+
+    prompts = [[start, *psm_prompt(encode(prefix), encode(suffix), fim)] for prefix, suffix in pairs]
+    rows = generate_batch(model, prompts, params, batch_size=batch_size, eos_id=fim.end,
+                          decodable_vocab=tokenizer.get_vocab_size(with_added_tokens=True), first_index=first_index)
+    middles = [_closed(row, fim, eos_id) for row in rows]
+    return [Middle(tokenizer.decode(ids, skip_special_tokens=True), ids, stop) for ids, stop in middles]

@@ -12,9 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from tokenizers import Tokenizer, models, pre_tokenizers
 
+from openpretrain.special_tokens import OBJECTIVE_TOKENS
+from train.batch_generate import SamplingParams
 from train.generate import Sampling, generate_tokens
-from train.infill import infill_ids
+from train.infill import infill_batch, infill_ids
 from train.model import ModelArgs, Transformer
 from train.objectives.config import FimConfig, MlmConfig, ObjectiveConfig, ObjectiveName
 from train.objectives.fim import FimTokens
@@ -24,6 +27,20 @@ EOS, FIM = 0, FimTokens(prefix=1, suffix=2, middle=3, end=4)
 COMMON = [10, 11, 12]
 K, WORD = 8, 8
 SEQ_LEN = 64
+
+
+def _tokenizer() -> Tokenizer:
+    """Word-level ids for the toy corpus: "w10" is id 10; EOS 0 and the FIM sentinels 1-4 as in FIM above."""
+    vocab = {"<|endoftext|>": EOS, **dict(zip(OBJECTIVE_TOKENS["fim"], (FIM.prefix, FIM.suffix, FIM.middle, FIM.end)))}
+    vocab.update({f"w{i}": i for i in range(5, 100)})
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="w5"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.add_special_tokens(list(vocab)[:5])
+    return tok
+
+
+def _text(ids: list[int]) -> str:
+    return " ".join(f"w{i}" for i in ids)
 
 
 def _words() -> list[list[int]]:
@@ -86,3 +103,8 @@ def test_fim_model_infills_better_than_clm_model():
     assert clm_exact <= 2 / K  # a causal model can only guess the class
     assert fim_tokens - clm_tokens >= 0.4
     assert sum(stop == "end" for _, stop in fim_out) >= 0.75 * K  # the middle is closed by <END>
+    # The batched entry point (the loop's synthetic source) gives the same greedy middles from text.
+    batched = infill_batch(fim_model, _tokenizer(), [(_text(COMMON), _text(w[4:])) for w in words],
+                           SamplingParams(temperature=0.0, max_new_tokens=8), eos_id=EOS, batch_size=3)
+    assert [(m.tokens, m.stop) for m in batched] == fim_out
+    assert batched[0].text == " ".join(f"w{i}" for i in fim_out[0][0])
