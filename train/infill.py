@@ -94,3 +94,41 @@ def infill_batch(model, tokenizer: Tokenizer, pairs: list[tuple[str, str]], para
                           decodable_vocab=tokenizer.get_vocab_size(with_added_tokens=True), first_index=first_index)
     middles = [_closed(row, fim, eos_id) for row in rows]
     return [Middle(tokenizer.decode(ids, skip_special_tokens=True), ids, stop) for ids, stop in middles]
+
+
+@dataclass(frozen=True)
+class InfilledDocument:
+    """A real document with one span replaced by the model's middle; ``span`` = the replaced characters."""
+
+    text: str
+    span: tuple[int, int]  # [start, end) in the original text
+    original_middle: str
+    middle: Middle
+
+
+def choose_span(text: str, rng, min_fraction: float, max_fraction: float) -> tuple[int, int]:
+    """A span of roughly ``min..max_fraction`` of the characters, starting and ending at word starts (so the
+    prefix and suffix tokenize as they would in running text); (0, 0) for a text without two words."""
+    starts = [i for i in range(1, len(text)) if text[i - 1].isspace() and not text[i].isspace()]
+    if len(starts) < 2:
+        return (0, 0)
+    want = int(len(text) * rng.uniform(min_fraction, max_fraction))
+    first = starts[int(rng.integers(0, len(starts) - 1))]
+    later = [s for s in starts if s > first]
+    end = next((s for s in later if s - first >= want), later[-1])
+    return first, end
+
+
+def infill_documents(model, tokenizer: Tokenizer, texts: list[str], doc_ids: list[str], params: SamplingParams,
+                     min_fraction: float, max_fraction: float, eos_id: int, bos_id: int | None = None,
+                     batch_size: int = 16, first_index: int = 0) -> list[InfilledDocument]:
+    """``prompt=infill`` for the self-feedback loop: per document a span (seeded by (params.seed, doc id)) is
+    cut out and the model writes a new middle between the real prefix and suffix."""
+    from train.objectives.seeding import sample_rng
+
+    spans = [choose_span(text, sample_rng(params.seed, "infill", doc_id), min_fraction, max_fraction)
+             for text, doc_id in zip(texts, doc_ids)]
+    pairs = [(text[:a], text[b:]) for text, (a, b) in zip(texts, spans)]
+    middles = infill_batch(model, tokenizer, pairs, params, eos_id, bos_id, batch_size, first_index)
+    return [InfilledDocument(prefix + m.text + suffix, (a, b), text[a:b], m)
+            for text, (prefix, suffix), (a, b), m in zip(texts, pairs, spans, middles)]
