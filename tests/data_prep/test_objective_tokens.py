@@ -32,6 +32,7 @@ def test_objective_tokens_are_appended_and_the_rest_is_unchanged(prepared_dir: P
     assert again.returncode == 2 and "differs in: tokenizer" in again.stderr
 
 
+@pytest.mark.slow  # a subprocess
 def test_unknown_objective_is_refused(tmp_path: Path):
     proc = run_module("data_prep", f"out_dir={tmp_path / 'x'}", "tokenizer.objective_tokens=[fim,bert]", check=False)
     assert proc.returncode == 2
