@@ -1,8 +1,8 @@
 """Golden files: the exact dry-run output (commands, sbatch scripts) for a few representative configs.
 
 After an intended change to the rendering, regenerate with
-    UPDATE_GOLDEN=1 python -m pytest tests/test_launch_golden.py
-and review the diff of tests/golden/launch/ like code.
+    UPDATE_GOLDEN=1 python -m pytest tests/launch/test_golden.py
+and review the diff of tests/launch/golden/ like code.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, run_module
+from tests.conftest import run_module
 
-GOLDEN_DIR = REPO_ROOT / "tests" / "golden" / "launch"
+GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 FIXED = ["dry_run=true", "check_paths=false", "workdir=/golden/work"]
 TRAIN = ["--", "data.path=/golden/data", "run_dir=/golden/run", "max_steps=1000", "model=llama_125m"]
 

@@ -1,6 +1,6 @@
 """``python -m launch`` end to end without training: bad input, submission, sweeps, exit codes.
 
-Slurm is the fake of tests/launch_fake_slurm.py in hold mode (submissions are recorded, not run).
+Slurm is the fake of tests/launch/fake_slurm.py in hold mode (submissions are recorded, not run).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests import launch_fake_slurm as fake
 from tests.conftest import run_module
+from tests.launch import fake_slurm as fake
 
 TRAIN = ["data.path=/nowhere", "run_dir={run}"]
 
