@@ -16,8 +16,9 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 
 
 def _did_you_mean(word: str, candidates: list[str], prefix: str = "") -> str:
-    close = difflib.get_close_matches(word, candidates, n=1)
-    return f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+    """`` (did you mean 'x'?)`` for the nearest candidate (a typo, or a key cut short), else ''."""
+    close = difflib.get_close_matches(word, candidates, n=1) or sorted(c for c in candidates if c.startswith(word))
+    return f" (did you mean '{prefix}{close[0]}'?)" if close and word else ""
 
 
 def _override_of(key: str, overrides: list[str]) -> str:
