@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 bash scripts/setup_venv.sh
-PYTHON=.venv/bin/python  # used by path: nothing needs to be activated, in this shell or the next
+PYTHON=.venv/bin/python  # called by its path, so this works in any shell, now or later
 
 export DS_ACCELERATOR="${DS_ACCELERATOR:-cpu}" WANDB_MODE="${WANDB_MODE:-offline}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 DATA=runs/quickstart/data

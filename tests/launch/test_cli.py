@@ -5,7 +5,10 @@ Slurm is the fake of tests/launch/fake_slurm.py in hold mode (submissions are re
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,8 @@ import yaml
 
 from tests.conftest import run_module
 from tests.launch import fake_slurm as fake
+
+pytestmark = pytest.mark.slow  # a subprocess per test (fake Slurm); the fast tier has the units
 
 TRAIN = ["data.path=/nowhere", "run_dir={run}"]
 
@@ -184,3 +189,17 @@ def test_local_run_returns_the_exit_status_of_torchrun(slurm: dict) -> None:
                       "run_dir={run}", check=False)
     assert missing.returncode == 2 and "'no-such-torchrun' not found on PATH" in missing.stderr
 
+
+
+def test_local_run_needs_no_torchrun_on_path(tmp_path: Path) -> None:
+    """A venv used without activation: torchrun is this Python's torch.distributed.run, not a PATH lookup."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    env.update({k: v for k, v in os.environ.items() if k in ("PYTHONPATH", "DS_ACCELERATOR", "OMP_NUM_THREADS")})
+    proc = subprocess.run([sys.executable, "-m", "launch", "check_paths=false", "launch.tee=0", "--",
+                           "data.path=/nowhere", f"run_dir={tmp_path / 'run'}", "max_steps=1"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert "not found on PATH" not in proc.stderr
+    # The training process started and refused the data itself (train's own one-line error, exit 2).
+    assert proc.returncode != 0 and "exitcode  : 2" in proc.stdout + proc.stderr, proc.stderr[-3000:]
+    errors = [p.read_text() for p in (tmp_path / "run" / "logs").rglob("stderr.log")]
+    assert any("error: data directory does not exist: /nowhere" in text for text in errors)
