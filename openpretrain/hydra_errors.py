@@ -12,7 +12,12 @@ import dataclasses
 import difflib
 
 from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
-from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    MissingMandatoryValue,
+    OmegaConfBaseException,
+)
 
 
 def _did_you_mean(word: str, candidates: list[str], prefix: str = "") -> str:
@@ -76,6 +81,8 @@ def hydra_error_line(exc: Exception, overrides: list[str]) -> str:
         return _missing_option(exc, overrides)
     if isinstance(exc, (ConfigCompositionException, HydraException)):
         return _composition_error(exc, overrides)
+    if isinstance(exc, MissingMandatoryValue) and getattr(exc, "full_key", None):
+        return f"'{exc.full_key}' must be set: add {exc.full_key}=... to the command"
     if isinstance(exc, OmegaConfBaseException):
         key = getattr(exc, "full_key", None)
         return f"{key}: {_first_line(exc)}" if key else _first_line(exc)

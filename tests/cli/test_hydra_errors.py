@@ -75,3 +75,9 @@ def test_every_entry_point_prints_one_line_and_exits_2(module: str, argv: list[s
     assert lines and lines[-1].startswith(expected), proc.stderr
     assert "Traceback" not in proc.stderr and "HYDRA_FULL_ERROR" not in proc.stderr
     assert sum(line.startswith("error:") for line in lines) == 1
+
+
+def test_a_missing_mandatory_value_names_the_key_to_add() -> None:
+    proc = run_module("train", "data.path=x", check=False, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == "error: 'run_dir' must be set: add run_dir=... to the command"
