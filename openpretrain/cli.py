@@ -9,7 +9,7 @@ import importlib.resources
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import hydra
 from hydra import compose, initialize_config_dir
@@ -60,7 +60,7 @@ def report_user_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Print ``error: message`` as one line on stderr and exit 2."""
     print("error: " + " ".join(message.split()), file=sys.stderr, flush=True)
     sys.exit(2)
