@@ -13,11 +13,10 @@ import logging
 from dataclasses import dataclass
 from enum import Enum
 
-import hydra
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
-from openpretrain.cli import CONFIG_PATH, report_user_errors, to_object
+from openpretrain.cli import hydra_entry, to_object
 from openpretrain.errors import UserError, require
 
 log = logging.getLogger(__name__)
@@ -187,8 +186,7 @@ def _infill(cfg: GenerateConfig, loaded, sampling: Sampling) -> list[dict]:
 register()
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="generate")
-@report_user_errors
+@hydra_entry("generate")
 def main(cfg: DictConfig) -> None:
     gen_cfg: GenerateConfig = to_object(cfg)
     validate(gen_cfg)
