@@ -140,16 +140,6 @@ class StabilityConfig:
 
 
 @dataclass
-class FaultsConfig:
-    """Fault injection for tests and drills; every field null = off. Never set these in a real run."""
-
-    nan_at_step: int | None = None  # rank 0's loss of this step becomes NaN
-    spike_at_step: int | None = None  # rank 0's loss of this step is multiplied by spike_scale (once)
-    spike_scale: float = 100.0
-    kill_during_save_at_step: int | None = None  # SIGKILL rank 0 after the checkpoint files, before the marker
-
-
-@dataclass
 class TrainConfig:
     run_dir: str = MISSING
     max_steps: int = 100
@@ -173,7 +163,6 @@ class TrainConfig:
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     perf: PerfConfig = field(default_factory=PerfConfig)
     stability: StabilityConfig = field(default_factory=StabilityConfig)
-    faults: FaultsConfig = field(default_factory=FaultsConfig)
 
 
 def _positive(value: int, key: str) -> None:

@@ -189,7 +189,7 @@ def export(cfg: ExportConfig) -> str:
     if os.path.exists(out) and os.listdir(out) and not cfg.overwrite:
         raise UserError(f"out: {out} exists and is not empty (pass overwrite=true to replace it)")
     cp = load.open_checkpoint(cfg.checkpoint)
-    tok = load.run_tokenizer(cp.cfg, cfg.tokenizer)
+    tok = load.run_tokenizer(cp, cfg.tokenizer)
     args = load.model_args(cp, tok)
     dtype_name = ExportDtype(cfg.dtype).value
     dtype = getattr(torch, dtype_name)
