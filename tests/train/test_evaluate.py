@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from openpretrain.errors import ConfigError, UserError
 from tests.conftest import run_module
-from tests.interop_helpers import stage_run, stage_runs, trained_run  # noqa: F401
+from tests.train.interop_helpers import stage_run, stage_runs, trained_run  # noqa: F401
 from train.evaluate import EvalDataConfig, EvaluateConfig, evaluate, text_rows, validate
 from train.load import load_run
 

@@ -9,7 +9,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from openpretrain.errors import UserError
 from tests.conftest import run_module
-from tests.interop_helpers import make_incomplete_copy, stage_run, stage_runs, trained_run  # noqa: F401
+from tests.train.interop_helpers import make_incomplete_copy, stage_run, stage_runs, trained_run  # noqa: F401
 from train.export import ExportConfig, export
 from train.load import load_run, resolve_checkpoint
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.train_helpers import (
+from tests.train.train_helpers import (
     events,
     kill_all,
     last_per_step,
@@ -62,7 +62,7 @@ def test_preempt_crash_in_save_and_kill_resume_exactly(prepared_dir: Path, refer
     assert stopped < STEPS and ckpt.latest_complete(str(run)).step == stopped
 
     # Test 4: rank 0 is SIGKILLed after writing step_16's files, before its marker.
-    crashed = train(2, *cmd, "faults.kill_during_save_at_step=16", expect_rc=None)
+    crashed = train(2, *cmd, "--kill-in-save-at-step=16", expect_rc=None)
     assert crashed.returncode != 0
     assert (run / "checkpoints" / "step_16").is_dir() and not (run / "checkpoints" / "step_16" / ckpt.MARKER).exists()
     assert ckpt.latest_complete(str(run)).step == EVERY

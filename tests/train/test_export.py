@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from openpretrain.errors import UserError
 from tests.conftest import run_module
-from tests.interop_helpers import (  # noqa: F401
+from tests.train.interop_helpers import (  # noqa: F401
     PADDED_VOCAB,
     RUNS,
     TIED,

@@ -9,7 +9,7 @@ import torch
 
 from openpretrain.errors import UserError
 from tests.conftest import run_module
-from tests.interop_helpers import stage_run, stage_runs, trained_run  # noqa: F401
+from tests.train.interop_helpers import stage_run, stage_runs, trained_run  # noqa: F401
 from train.generate import GenerateConfig, Sampling, _filter_logits, generate_tokens, run
 from train.load import load_run
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.interop_helpers import PADDED_VOCAB, stage_run, stage_runs, trained_run  # noqa: F401
+from tests.train.interop_helpers import PADDED_VOCAB, stage_run, stage_runs, trained_run  # noqa: F401
 from train.export import ExportConfig, export
 from train.generate import Sampling, generate_tokens
 from train.load import load_run
