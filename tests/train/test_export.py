@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 
 from openpretrain.errors import UserError
 from tests.conftest import run_module
+from tests.train.configs import tool_config
 from tests.train.interop_helpers import (  # noqa: F401
     PADDED_VOCAB,
     RUNS,
@@ -20,13 +21,13 @@ from tests.train.interop_helpers import (  # noqa: F401
     stage_runs,
     trained_run,
 )
-from train.export import ExportConfig, export, hf_name, parse_size
+from train.export import export, hf_name, parse_size
 
 PICKLE_MAGIC = b"\x80"  # protocol 2+ pickles (torch.save) start with PROTO
 
 
 def _export(run: Path, out: Path, **overrides) -> Path:
-    return Path(export(ExportConfig(checkpoint=str(run), out=str(out), **overrides)))
+    return Path(export(tool_config("export", checkpoint=str(run), out=str(out), **overrides)))
 
 
 def _weights(folder: Path) -> dict[str, torch.Tensor]:

@@ -9,8 +9,9 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from openpretrain.errors import UserError
 from tests.conftest import run_module
+from tests.train.configs import tool_config
 from tests.train.interop_helpers import make_incomplete_copy, stage_run, stage_runs, trained_run  # noqa: F401
-from train.export import ExportConfig, export
+from train.export import export
 from train.load import load_run, resolve_checkpoint
 
 
@@ -61,7 +62,7 @@ def test_tokenizer_that_does_not_fit_the_model(stage_runs, tmp_path, vocab_size)
     with pytest.raises(UserError, match=message):
         load_run(run, tokenizer=tokenizer)
     with pytest.raises(UserError, match=message):
-        export(ExportConfig(checkpoint=run, out=str(tmp_path / "hf"), tokenizer=tokenizer))
+        export(tool_config("export", checkpoint=run, out=str(tmp_path / "hf"), tokenizer=tokenizer))
     assert not (tmp_path / "hf").exists()
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.train.configs import tool_config
 from tests.train.interop_helpers import PADDED_VOCAB, stage_run, stage_runs, trained_run  # noqa: F401
-from train.export import ExportConfig, export
+from train.export import export
 from train.generate import Sampling, generate_tokens
 from train.load import load_run
 
@@ -17,7 +18,7 @@ REAL_VOCAB = 512
 def _pair(run, out):
     from transformers import AutoModelForCausalLM
 
-    export(ExportConfig(checkpoint=str(run), out=str(out), max_shard_size="200KB"))  # sharded on purpose
+    export(tool_config("export", checkpoint=str(run), out=str(out), max_shard_size="200KB"))  # sharded on purpose
     ours = load_run(str(run))
     theirs = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
     return ours, theirs

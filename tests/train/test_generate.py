@@ -9,8 +9,9 @@ import torch
 
 from openpretrain.errors import UserError
 from tests.conftest import run_module
+from tests.train.configs import tool_config
 from tests.train.interop_helpers import stage_run, stage_runs, trained_run  # noqa: F401
-from train.generate import GenerateConfig, Sampling, _filter_logits, generate_tokens, run
+from train.generate import Sampling, _filter_logits, generate_tokens, run
 from train.load import load_run
 
 
@@ -69,7 +70,7 @@ def test_generation_stops_at_eos_and_respects_max_seq_len(loaded):
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
 def test_run_decodes_text(stage_runs):  # noqa: F811
-    results = run(GenerateConfig(checkpoint=str(stage_run(stage_runs, "zero2")), prompt="def main", max_new_tokens=8,
+    results = run(tool_config("generate", checkpoint=str(stage_run(stage_runs, "zero2")), prompt="def main", max_new_tokens=8,
                                  num_samples=2, seed=1))
     assert len(results) == 2 and all(isinstance(r["completion"], str) and r["tokens"] for r in results)
 
