@@ -44,7 +44,7 @@ class Trainer:
         self.spikes = SpikeDetector(cfg.stability)
         self.checkpoints = CheckpointManager(cfg, env, self.run_dir)
         if env.is_main:
-            prepare_run_dir(self.run_dir, self.config, info)
+            os.makedirs(self.run_dir, exist_ok=True)
         self.checkpoints.remove_interrupted_saves()  # ends in a barrier: the run dir exists for every rank
         self.metrics = MetricsLog(self.run_dir, env.is_main)
         self.stop = StopRequest().install()
@@ -54,6 +54,8 @@ class Trainer:
         cfg, env = self.cfg, self.env
         self.model_args = checked_model_args(cfg.model, self.info.vocab_size, self.info.seq_len)
         plan = self.checkpoints.plan_resume(self.model_args)  # a damaged or foreign checkpoint fails here
+        if env.is_main:  # only now: a refused config must not overwrite the run's config.yaml
+            prepare_run_dir(self.run_dir, self.config, self.info)
         seed_everything(cfg.seed)
         model = build_model(self.model_args, cfg.perf)
         self.n_params = sum(p.numel() for p in model.parameters())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 from typing import Any
 
 from hydra import compose, initialize_config_dir
@@ -21,7 +23,12 @@ def _register() -> None:
 
 
 def composed(config_name: str, *overrides: str) -> Any:
-    """``conf/<config_name>.yaml`` with Hydra overrides, as the typed dataclass."""
+    """``conf/<config_name>.yaml`` with Hydra overrides, as the typed dataclass (a fresh copy each call)."""
+    return copy.deepcopy(_composed(config_name, overrides))
+
+
+@functools.lru_cache(maxsize=64)
+def _composed(config_name: str, overrides: tuple[str, ...]) -> Any:
     _register()
     with initialize_config_dir(config_dir=CONFIG_PATH, version_base="1.3"):
         return to_object(compose(config_name, overrides=list(overrides)))
@@ -33,9 +40,9 @@ def train_config(*overrides: str, **fields: Any) -> Any:
     return dataclasses.replace(cfg, **fields)
 
 
-def section(name: str, **fields: Any) -> Any:
+def section(key: str, /, **fields: Any) -> Any:
     """One section of the shipped train config (``optim``, ``perf``, ``stability``, ``logger``, ...)."""
-    return dataclasses.replace(getattr(train_config(), name), **fields)
+    return dataclasses.replace(getattr(train_config(), key), **fields)
 
 
 def tool_config(config_name: str, **fields: Any) -> Any:

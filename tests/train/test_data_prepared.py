@@ -15,6 +15,8 @@ from tests.train.test_data_loader import consume_steps, make_cfg, take
 from train.config import OnCorrupt
 from train.data import IGNORE_INDEX, build_train_data, build_val_batches, data_info
 
+pytestmark = pytest.mark.slow  # the session's prepared_dir runs data_prep in a subprocess
+
 
 def test_batches_hold_the_prepared_tokens(tmp_path, prepared_dir):
     cfg = make_cfg(tmp_path, prepared_dir, micro_batch_size=4, num_workers=2)

@@ -20,6 +20,7 @@ TEXT = 'def greet(name):\n    """Say hello — to anyone: ☃."""\n    return f"
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_cli_on_val_shards_matches_the_training_loop_eval(trained_run, tmp_path):  # noqa: F811
     """The run's metrics.jsonl val loss (train's own eval: 1 batch of 4 val samples) is reproduced."""
     logged = [json.loads(line) for line in (trained_run / "metrics.jsonl").read_text().splitlines()]
@@ -35,6 +36,7 @@ def test_cli_on_val_shards_matches_the_training_loop_eval(trained_run, tmp_path)
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_text_file_bits_per_byte(stage_runs, tmp_path):  # noqa: F811
     run = stage_run(stage_runs, "zero2")
     path = tmp_path / "sample.txt"
@@ -61,6 +63,7 @@ def test_text_rows_score_every_token_once():
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_bad_input(stage_runs, prepared_dir, tmp_path):  # noqa: F811
     run = str(stage_run(stage_runs, "zero2"))
     other = tmp_path / "other_data"  # the same shards, recorded as made with another tokenizer

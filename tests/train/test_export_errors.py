@@ -36,6 +36,7 @@ def test_not_a_checkpoint(tmp_path):
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_half_written_checkpoint(trained_run):  # noqa: F811
     # The fixture's step_3 lacks its marker: named directly it is refused; the run dir skips it.
     with pytest.raises(UserError, match=r"step_3 is incomplete \(no COMPLETE marker"):
@@ -45,6 +46,7 @@ def test_half_written_checkpoint(trained_run):  # noqa: F811
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_run_without_a_complete_checkpoint(stage_runs, tmp_path):  # noqa: F811
     run = tmp_path / "run"
     shutil.copytree(stage_run(stage_runs, "zero2"), run)
@@ -54,6 +56,7 @@ def test_run_without_a_complete_checkpoint(stage_runs, tmp_path):  # noqa: F811
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 @pytest.mark.parametrize("vocab_size", [300, 700])
 def test_tokenizer_that_does_not_fit_the_model(stage_runs, tmp_path, vocab_size):  # noqa: F811
     tokenizer = _tokenizer(tmp_path / "other.json", vocab_size)
@@ -67,6 +70,7 @@ def test_tokenizer_that_does_not_fit_the_model(stage_runs, tmp_path, vocab_size)
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_cli_prints_one_line(trained_run, tmp_path):  # noqa: F811
     proc = run_module("train.export", f"checkpoint={trained_run / 'checkpoints' / 'step_3'}",
                       f"out={tmp_path / 'hf'}", check=False)

@@ -25,6 +25,7 @@ def _pair(run, out):
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 @pytest.mark.parametrize("name", ["zero3", "zero1"])  # ZeRO-3 partitions; the zero1 run ties the embeddings
 def test_logits_and_greedy_generation_match_transformers(stage_runs, tmp_path, name):  # noqa: F811
     ours, theirs = _pair(stage_run(stage_runs, name), tmp_path / "hf")
@@ -46,6 +47,7 @@ def test_logits_and_greedy_generation_match_transformers(stage_runs, tmp_path, n
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_trained_run_matches_transformers(trained_run, tmp_path):  # noqa: F811
     """The run made by ``python -m train`` itself (ZeRO-3, trained two steps)."""
     ours, theirs = _pair(trained_run, tmp_path / "hf")

@@ -48,6 +48,7 @@ def reference(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # spawns training subprocesses
 def test_preempt_crash_in_save_and_kill_resume_exactly(prepared_dir: Path, reference: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     cmd = _command(prepared_dir, run)
@@ -92,6 +93,7 @@ def test_preempt_crash_in_save_and_kill_resume_exactly(prepared_dir: Path, refer
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # spawns training subprocesses
 @pytest.mark.parametrize("stage,ranks_before,ranks_after", [(1, 2, 1), (2, 1, 2), (3, 2, 1)])
 def test_world_size_change_through_universal_checkpoint(
     prepared_dir: Path, reference: Path, tmp_path: Path, stage: int, ranks_before: int, ranks_after: int

@@ -15,6 +15,7 @@ TOKENS_PER_STEP = GLOBAL_BATCH * 64
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # spawns training subprocesses
 def test_nan_step_skipped_and_spike_rolled_back(prepared_dir: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     nan_step, spike_step, every, steps = 3, 13, 8, 16
@@ -44,6 +45,7 @@ def test_nan_step_skipped_and_spike_rolled_back(prepared_dir: Path, tmp_path: Pa
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # spawns training subprocesses
 def test_nan_step_skipped_by_our_guard_on_zero0(prepared_dir: Path, tmp_path: Path) -> None:
     """Plain fp32 ZeRO-0 has no DeepSpeed overflow check; train.engine's guard must skip the step."""
     run = tmp_path / "run"

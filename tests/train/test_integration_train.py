@@ -15,6 +15,7 @@ TOKENS_PER_STEP = 2 * 4 * 64  # ranks x micro x seq_len
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # spawns training subprocesses
 def test_prep_train_resume_two_ranks(prepared_dir: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     command = [f"data.path={prepared_dir}", f"run_dir={run}", "deepspeed=zero2", "log_every=5", "eval_every=10",

@@ -46,6 +46,7 @@ def _run(*cmd: str) -> str:
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # spawns training subprocesses
 def test_optimised_path_matches_plain_under_zero3() -> None:
     out = _run("-c", GUARD_SCRIPT)
     losses = json.loads(out.split("LOSSES ", 1)[1].splitlines()[0])
@@ -55,6 +56,7 @@ def test_optimised_path_matches_plain_under_zero3() -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # spawns training subprocesses
 def test_throughput_bench_cpu_smoke(tmp_path) -> None:
     out_json = tmp_path / "bench.json"
     out = _run("bench/train_throughput.py", "--cpu-smoke", "--json", str(out_json))

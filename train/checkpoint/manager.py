@@ -106,7 +106,7 @@ class CheckpointManager:
             problem = store.verify(ref)
             if problem is None:
                 return ref.step
-            log.warning("checkpoint %s is damaged (%s); falling back to an older one", ref.path, problem)
+            log.warning("checkpoint %s is damaged (%s); trying the one before", ref.path, problem)
             damaged.append(f"{ref.tag}: {problem}")
         return (f"no checkpoint in {store.checkpoints_dir(self.run_dir)} verifies ({'; '.join(damaged)}): "
                 "restore the files, or start over in a new run_dir")
