@@ -17,7 +17,6 @@ readers outside training (export, generate, evaluate) use ``latest_complete`` an
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -25,6 +24,8 @@ import re
 import shutil
 from dataclasses import dataclass
 from typing import Any
+
+from openpretrain.manifest import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -144,14 +145,6 @@ def prune(run_dir: str, keep: int) -> list[str]:
 
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _checkpoint_files(path: str) -> list[str]:
     """Relative paths of the files a save wrote (not the marker, the digest list, or a later universal copy)."""
     found = []
@@ -167,7 +160,7 @@ def _checkpoint_files(path: str) -> list[str]:
 
 def write_digests(path: str) -> dict[str, dict[str, Any]]:
     """Record size and sha256 of every file of a saved checkpoint, before its marker is written."""
-    files = {rel: {"bytes": os.path.getsize(os.path.join(path, rel)), "sha256": _sha256(os.path.join(path, rel))}
+    files = {rel: {"bytes": os.path.getsize(os.path.join(path, rel)), "sha256": file_sha256(os.path.join(path, rel))}
              for rel in _checkpoint_files(path)}
     write_atomic(os.path.join(path, FILES_JSON), json.dumps(files, indent=1))
     return files
@@ -193,6 +186,6 @@ def verify(ref: CheckpointRef) -> str | None:
         if os.path.getsize(full) != want["bytes"]:
             return f"{rel} has {os.path.getsize(full)} bytes, {want['bytes']} were saved"
     for rel, want in files.items():
-        if _sha256(os.path.join(ref.path, rel)) != want["sha256"]:
+        if file_sha256(os.path.join(ref.path, rel)) != want["sha256"]:
             return f"{rel} does not match the sha256 recorded at save"
     return None
