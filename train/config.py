@@ -117,7 +117,7 @@ class SdpaBackend(str, Enum):
 
 @dataclass
 class PerfConfig:
-    """Throughput levers (train/perf.py, bench/NOTES.md)."""
+    """Throughput levers (train/perf/, bench/NOTES.md)."""
 
     loss_chunk_size: int = MISSING  # tokens per lm_head + cross-entropy chunk; 0 = full fp32 logits
     fused_adam: bool = MISSING  # DeepSpeed FusedAdam on CUDA (else torch AdamW fused); offload uses CPU Adam

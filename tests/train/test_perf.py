@@ -1,4 +1,4 @@
-"""Unit tests for train/perf.py: arch-list fix, chunked cross-entropy, optimizer choice, MFU."""
+"""Unit tests for train/perf/: arch-list fix, chunked cross-entropy, optimizer choice, MFU."""
 
 from __future__ import annotations
 
