@@ -85,3 +85,15 @@ def test_another_model_in_the_run_dir_is_one_line(finished_run: Path, prepared_d
     assert line.endswith("use a new run_dir for this model, or model=tiny to continue that run")
     assert "size mismatch" not in proc.stderr and "Traceback" not in proc.stderr
     assert (run / "config.yaml").read_text() == config_before  # the refused config did not replace the run's
+
+
+@pytest.mark.integration
+@pytest.mark.slow  # spawns training subprocesses
+def test_the_run_dir_carries_its_tokenizer(finished_run: Path) -> None:
+    """export / generate / evaluate need only the run dir: the tokenizer is copied there at start."""
+    from openpretrain.manifest import file_sha256
+    from train.load import open_checkpoint, run_tokenizer
+
+    tok = run_tokenizer(open_checkpoint(str(finished_run)))
+    assert tok.path == str(finished_run / "tokenizer.json")
+    assert tok.sha256 == file_sha256(str(finished_run / "tokenizer.json"))
