@@ -15,7 +15,7 @@ import pytest
 
 from openpretrain.special_tokens import OBJECTIVE_TOKENS
 from tests.conftest import run_module
-from tests.train_helpers import records, train
+from tests.train.train_helpers import records, train
 
 SENTENCES = [
     "the quick brown fox jumps over the lazy dog near the river bank.",

@@ -10,11 +10,10 @@ import torch
 
 from train.data.datasets import Dataset
 from train.data.reader import SampleReader
+from train.perf.loss_head import IGNORE_INDEX  # noqa: F401 - re-exported for the loader and its tests
 
 if TYPE_CHECKING:
     from train.objectives.objective import Objective
-
-IGNORE_INDEX = -100  # F.cross_entropy's default ignore_index: masked rows add nothing to the loss
 
 
 @dataclass

@@ -20,10 +20,12 @@ TINY = ["logger.mode=offline", "micro_batch_size=4", "eval_batches=2", "data.num
 
 
 def train_cmd(nproc: int, *overrides: str) -> list[str]:
+    """``python -m train``; with ``--fault...`` arguments, the same run with faults injected (faulty_train)."""
+    module = "tests.train.faulty_train" if any(o.startswith("--") for o in overrides) else "train"
     if nproc == 1:
-        return [sys.executable, "-m", "train", *TINY, *overrides]
+        return [sys.executable, "-m", module, *TINY, *overrides]
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-            "-m", "train", *TINY, *overrides]
+            "-m", module, *TINY, *overrides]
 
 
 def _env() -> dict[str, str]:
