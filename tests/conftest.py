@@ -56,3 +56,11 @@ def prepared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("prepared") / "stdlib"
     run_module("data_prep", f"out_dir={out}", *PREP_OVERRIDES)
     return out
+
+
+@pytest.fixture(scope="session")
+def objective_prepared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same corpus and settings, tokenizer with the FIM sentinels and the MLM mask token appended."""
+    out = tmp_path_factory.mktemp("prepared_objectives") / "stdlib"
+    run_module("data_prep", f"out_dir={out}", *PREP_OVERRIDES, "tokenizer.objective_tokens=[fim,mlm]")
+    return out

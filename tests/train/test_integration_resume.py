@@ -4,6 +4,8 @@ One interrupted lineage is compared with one uninterrupted reference run of the 
 SIGTERM to one rank (clean save + exit 0) -> restart that is SIGKILLed inside a checkpoint save (the
 previous checkpoint must load) -> restart SIGKILLed from outside at a random step -> restart to the end.
 The loss of every step and the sample behind every global position must match the reference exactly.
+The lineage and one world-size change also run with objective=fim: its rearranged rows are a function of
+(seed, sample id), so they must resume exactly too.
 """
 
 from __future__ import annotations
@@ -45,13 +47,30 @@ def reference(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     return run
 
 
+@pytest.fixture(scope="module")
+def fim_reference(objective_prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same uninterrupted run with objective=fim (a tokenizer with the FIM sentinels)."""
+    run = tmp_path_factory.mktemp("fim_reference") / "run"
+    train(2, *_command(objective_prepared_dir, run, "objective=fim"))
+    return run
+
+
+def _data_and_reference(request: pytest.FixtureRequest, objective: str) -> tuple[Path, Path]:
+    if objective == "fim":
+        return request.getfixturevalue("objective_prepared_dir"), request.getfixturevalue("fim_reference")
+    return request.getfixturevalue("prepared_dir"), request.getfixturevalue("reference")
+
+
 
 
 @pytest.mark.integration
 @pytest.mark.slow  # spawns training subprocesses
-def test_preempt_crash_in_save_and_kill_resume_exactly(prepared_dir: Path, reference: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("objective", ["clm", "fim"])
+def test_preempt_crash_in_save_and_kill_resume_exactly(request: pytest.FixtureRequest, objective: str,
+                                                       tmp_path: Path) -> None:
+    data, reference = _data_and_reference(request, objective)
     run = tmp_path / "run"
-    cmd = _command(prepared_dir, run)
+    cmd = _command(data, run, f"objective={objective}")
 
     # Test 3: SIGTERM reaching only rank 1 -> every rank stops at the same step, complete checkpoint, rc 0.
     proc = start(2, *cmd, log_path=tmp_path / "1.log")
@@ -94,18 +113,20 @@ def test_preempt_crash_in_save_and_kill_resume_exactly(prepared_dir: Path, refer
 
 @pytest.mark.integration
 @pytest.mark.slow  # spawns training subprocesses
-@pytest.mark.parametrize("stage,ranks_before,ranks_after", [(1, 2, 1), (2, 1, 2), (3, 2, 1)])
+@pytest.mark.parametrize("stage,ranks_before,ranks_after,objective",
+                         [(1, 2, 1, "clm"), (2, 1, 2, "clm"), (3, 2, 1, "clm"), (2, 2, 1, "fim")])
 def test_world_size_change_through_universal_checkpoint(
-    prepared_dir: Path, reference: Path, tmp_path: Path, stage: int, ranks_before: int, ranks_after: int
+    request: pytest.FixtureRequest, tmp_path: Path, stage: int, ranks_before: int, ranks_after: int, objective: str
 ) -> None:
     """Same global batch on either side (accumulation makes up for the ranks): the losses after the
     resume continue the reference run's, which they can only do if weights, Adam moments, the LR schedule
     and the data position all carried over."""
+    data, reference = _data_and_reference(request, objective)
     run = tmp_path / "run"
 
     def command(ranks: int, max_steps: int) -> list[str]:
-        return [*_command(prepared_dir, run, f"deepspeed=zero{stage}", f"grad_accum_steps={2 // ranks}"),
-                f"max_steps={max_steps}"]
+        return [*_command(data, run, f"deepspeed=zero{stage}", f"grad_accum_steps={2 // ranks}",
+                          f"objective={objective}"), f"max_steps={max_steps}"]
 
     train(ranks_before, *command(ranks_before, EVERY))
     train(ranks_after, *command(ranks_after, EVERY + 4))

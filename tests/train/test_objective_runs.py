@@ -15,7 +15,16 @@ import pytest
 
 from openpretrain.special_tokens import OBJECTIVE_TOKENS
 from tests.conftest import run_module
-from tests.train.train_helpers import records, train
+from tests.train.train_helpers import (
+    events,
+    kill_all,
+    last_per_step,
+    records,
+    sample_positions,
+    start,
+    train,
+    wait_for_step,
+)
 
 SENTENCES = [
     "the quick brown fox jumps over the lazy dog near the river bank.",
@@ -105,3 +114,28 @@ def test_fim_run_infills_from_the_cli_and_a_tokenizer_without_sentinels_is_refus
     assert out.stdout == run_module("train.generate", f"checkpoint={run}", "mode=infill", "prefix=the quick brown",
                                     "suffix=near the river bank.", "max_new_tokens=8", "temperature=0",
                                     "json=true").stdout
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_mlm_resumes_exactly_after_sigkill(toy_data: Path, tmp_path: Path):
+    """Same losses, masked accuracies and samples as an uninterrupted run: the masking is a function of
+    (seed, sample id), and its choice of positions is all the objective state there is."""
+    def command(run: Path) -> list[str]:
+        return [f"data.path={toy_data}", f"run_dir={run}", "objective=mlm", "deepspeed=zero2", "max_steps=12",
+                "log_every=1", "checkpoint_every=4", "eval_every=1000", "data.log_sample_ids=true"]
+
+    reference = tmp_path / "reference"
+    train(2, *command(reference))
+    run = tmp_path / "run"
+    proc = start(2, *command(run), log_path=tmp_path / "killed.log")
+    wait_for_step(proc, run, random.randint(6, 9), after_line=0, log_path=tmp_path / "killed.log")
+    kill_all(proc)
+    train(2, *command(run))
+    assert [e["checkpoint"].rsplit("/", 1)[-1] for e in events(run, "resume")] in (["step_4"], ["step_8"])
+    for key in ("loss", "masked_accuracy"):
+        expected, got = last_per_step(reference, key), last_per_step(run, key)
+        assert sorted(got) == list(range(1, 13))
+        for step in expected:
+            assert got[step] == pytest.approx(expected[step], rel=1e-6), f"{key} at step {step}"
+    assert sample_positions(run) == sample_positions(reference)
