@@ -59,7 +59,7 @@ def _assembler(data: str, objective: str):
     from train.data import data_info
     from train.data.batches import BatchAssembler
     from train.data.reader import SampleReader
-    from train.objectives.objective import run_objective
+    from train.objectives.build import run_objective
 
     register()
     with initialize_config_dir(config_dir=os.path.join(ROOT, "conf"), version_base="1.3"):

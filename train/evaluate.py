@@ -194,8 +194,8 @@ def evaluate(cfg: EvaluateConfig) -> dict:
 
 def masked_report(loaded, rows: Iterator[list[int]], cfg: EvaluateConfig) -> dict:
     """An MLM checkpoint: masked-LM loss and accuracy, the rows masked as in training (keyed by row number)."""
+    from train.objectives.build import build_objective, objective_config
     from train.objectives.evaluation import MaskedTotals
-    from train.objectives.objective import build_objective, objective_config
 
     tok = loaded.tokenizer
     objective = build_objective(objective_config(loaded.cfg.get("objective")), int(loaded.cfg.seed), tok.tokenizer,

@@ -183,7 +183,7 @@ def export(cfg: ExportConfig) -> str:
     import torch
 
     from train import load
-    from train.objectives.objective import refuse_mlm_export
+    from train.objectives.build import refuse_mlm_export
 
     out = os.path.abspath(cfg.out)
     if os.path.exists(out) and os.listdir(out) and not cfg.overwrite:

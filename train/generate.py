@@ -148,7 +148,7 @@ def run(cfg: GenerateConfig) -> list[dict]:
     import torch
 
     from train.load import load_run, open_checkpoint
-    from train.objectives.objective import trained_objective
+    from train.objectives.build import trained_objective
 
     trained = trained_objective(open_checkpoint(cfg.checkpoint).cfg)  # refuse before the slow weight load
     if cfg.mode == GenerateMode.infill:

@@ -18,9 +18,9 @@ from openpretrain.errors import UserError
 from openpretrain.special_tokens import FIM_END, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX
 from train.batch_generate import SamplingParams, generate_batch
 from train.generate import Sampling, generate_tokens
+from train.objectives.build import trained_objective
 from train.objectives.config import ObjectiveName
 from train.objectives.fim import FimTokens, psm_prompt
-from train.objectives.objective import trained_objective
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from openpretrain.manifest import TOKENIZER_NAME, TokenizerInfo, file_sha256, lo
 from train import checkpoint as ckpt
 from train.model import ModelArgs, Transformer
 from train.model_setup import model_args as model_args_from_config
-from train.objectives.objective import trained_objective
+from train.objectives.build import trained_objective
 from train.run_dir import run_tokenizer_info
 
 log = logging.getLogger(__name__)

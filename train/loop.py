@@ -25,7 +25,7 @@ from train.data import IGNORE_INDEX, Batch, DataInfo, build_train_data, build_va
 from train.engine import DistEnv, batch_sizes, build_engine, init_distributed
 from train.metrics import MetricsLog, Throughput, memory_gb, new_run_id, peak_flops_per_device
 from train.model_setup import build_model, checked_model_args
-from train.objectives.objective import run_objective
+from train.objectives.build import run_objective
 from train.perf import model_flops_per_token
 from train.preemption import StopRequest
 from train.run_dir import CONFIG_FILE, prepare_run_dir

@@ -10,8 +10,8 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from openpretrain.errors import UserError
 from openpretrain.special_tokens import MASK, tokens_for
 from train.model import ModelArgs, Transformer
+from train.objectives.build import build_objective
 from train.objectives.config import FimConfig, MlmConfig, ObjectiveConfig, ObjectiveName
-from train.objectives.objective import build_objective
 
 TEXTS = ["def add(a, b):\n    return a + b\n", "the quick brown fox jumps over the lazy dog\n"] * 20
 

@@ -208,7 +208,7 @@ def _open_ids_log(cfg: TrainConfig, rank: int):
 
 
 def _objective(cfg: TrainConfig, objective: Objective | None) -> Objective:
-    from train.objectives.objective import run_objective
+    from train.objectives.build import run_objective
 
     return objective if objective is not None else run_objective(cfg, data_info(cfg))
 
