@@ -14,13 +14,15 @@ from train import config as train_config
 from train.evaluate import EvalDataConfig, EvaluateConfig
 from train.export import ExportConfig
 from train.generate import GenerateConfig
+from train.objectives import config as objective_config
 
 CONF = Path(CONFIG_PATH)
 # Not listed: MixEntry, the element of a user-written list (data.mix=[{path: ..., weight: ...}]), whose
 # defaults (weight 1, name = the directory's) no yaml can hold.
 SCHEMAS = [train_config.ModelConfig, train_config.DeepSpeedConfig, train_config.DataConfig, train_config.OptimConfig,
            train_config.LoggerConfig, train_config.PerfConfig, train_config.StabilityConfig, train_config.TrainConfig,
-           ExportConfig, GenerateConfig, EvaluateConfig, EvalDataConfig]
+           ExportConfig, GenerateConfig, EvaluateConfig, EvalDataConfig, objective_config.ObjectiveConfig,
+           objective_config.FimConfig, objective_config.MlmConfig]
 
 
 @pytest.mark.parametrize("schema", SCHEMAS, ids=lambda s: s.__name__)
@@ -42,7 +44,7 @@ def _assert_complete(cfg: object, where: str) -> None:
     assert not missing, f"{where}: no value for {missing}"
 
 
-@pytest.mark.parametrize("group", ["model", "deepspeed", "data", "optim", "logger", "experiment"])
+@pytest.mark.parametrize("group", ["model", "deepspeed", "data", "optim", "logger", "experiment", "objective"])
 def test_every_shipped_preset_composes_with_no_missing_value(group: str) -> None:
     options = _group_options(group)
     assert options
