@@ -92,6 +92,11 @@ def test_mlm_two_rank_zero2_learns_and_the_clis_treat_it_as_an_encoder(toy_data:
         assert proc.returncode == 2 and expected in proc.stderr, proc.stderr[-2000:]
         assert len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "hf").exists()
+    # Continuing the MLM run_dir as a causal run is refused before DeepSpeed loads anything.
+    switched = run_module("train", f"data.path={toy_data}", f"run_dir={run}", "objective=clm", "max_steps=160",
+                          check=False)
+    assert switched.returncode == 2, switched.stderr[-2000:]
+    assert "causal=False (this config: True)" in switched.stderr and "objective=mlm" in switched.stderr
 
 
 @pytest.mark.slow
