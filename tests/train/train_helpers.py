@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 
 from tests.conftest import REPO_ROOT
+from tests.jsonl import complete_records
 
 # A tiny run: seq 64 from the prepared data, 4 sequences per rank, quiet W&B.
 TINY = ["logger.mode=offline", "micro_batch_size=4", "eval_batches=2", "data.num_workers=1"]
@@ -49,8 +50,7 @@ def start(nproc: int, *overrides: str, log_path: Path) -> subprocess.Popen:
 
 
 def records(run_dir: Path) -> list[dict]:
-    path = run_dir / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return complete_records(run_dir / "metrics.jsonl")
 
 
 def last_per_step(run_dir: Path, key: str = "loss") -> dict[int, float]:
