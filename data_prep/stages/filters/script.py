@@ -1,0 +1,51 @@
+"""Script rules of CJK corpora: a minimum share of the language's own characters, a minimum length in
+characters (word counts mean little before segmentation), optional Traditional -> Simplified Chinese.
+
+Rejections: ``script/too_short`` (fewer than ``min_chars`` non-space characters), ``script/low_share``
+(letters in ``scripts`` below ``min_fraction`` of all letters). With ``traditional_to_simplified`` the
+kept text is converted with OpenCC's ``t2s`` tables (phrase-aware, not character by character) and
+``meta["converted_t2s"]`` says the text changed; counted as ``script/t2s_converted``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from data_prep.document import Document, Stats
+from data_prep.stages.filters.scripts import letter_chars, script_chars
+
+
+class ScriptFilter:
+    name = "script"
+
+    def __init__(self, cfg: Any) -> None:
+        self.cfg = cfg
+        self.scripts = tuple(cfg.scripts)
+        self._converter = None
+        if cfg.traditional_to_simplified:
+            import opencc
+
+            self._converter = opencc.OpenCC("t2s")
+
+    def check(self, text: str) -> str | None:
+        cfg = self.cfg
+        if sum(map(len, text.split())) < cfg.min_chars:
+            return "too_short"
+        letters = letter_chars(text)
+        own = sum(script_chars(text, script) for script in self.scripts)
+        if letters == 0 or own / letters < cfg.min_fraction:
+            return "low_share"
+        return None
+
+    def process(self, doc: Document, stats: Stats) -> Document | str:
+        reason = self.check(doc.text)
+        if reason is not None:
+            return reason
+        if self._converter is None:
+            return doc
+        converted = self._converter.convert(doc.text)
+        if converted == doc.text:
+            return doc
+        stats.count("script/t2s_converted")
+        return replace(doc, text=converted, meta={**doc.meta, "converted_t2s": True})
