@@ -70,4 +70,4 @@ def to_documents(records: Iterable[RawRecord], cfg: SourceConfig, stats: Stats,
                 on_reject(record.id, f"{SOURCE_STAGE}/{error}")
             continue
         yield Document(id=record.id, text=record.text or "", source=cfg.name, license=cfg.license,
-                       url=record.url, synthetic=cfg.synthetic)
+                       url=record.url, synthetic=cfg.synthetic, meta=dict(record.meta))

@@ -35,23 +35,62 @@ def is_warc(path: str) -> bool:
     return path.endswith(WARC_SUFFIXES)
 
 
+class _GzipUntilDamage:
+    """A gzip stream that ends at the first damage instead of raising, and remembers it: fastwarc reads
+    ahead, so an exception raised inside it would also lose the intact records before the damage."""
+
+    def __init__(self, path: str) -> None:
+        self._stream = gzip.open(path, "rb")
+        self.damaged = False
+        self.not_gzip = False
+        self._position = 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunks: list[bytes] = []
+        wanted = size if size >= 0 else 1 << 62
+        while wanted > 0 and not self.damaged:
+            try:
+                chunk = self._stream.read1(min(wanted, 1 << 16))
+            except gzip.BadGzipFile:
+                self.damaged = self.not_gzip = True
+                break
+            except (EOFError, zlib.error):
+                self.damaged = True
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            wanted -= len(chunk)
+        data = b"".join(chunks)
+        self._position += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self._position
+
+    def close(self) -> None:
+        self._stream.close()
+
+
 def iter_warc(path: str, source_name: str, max_record_bytes: int) -> Iterator[RawRecord]:
     from fastwarc.warc import ArchiveIterator
 
     prefix = f"{source_name}/{path}#"
     position = 0
-    # gzip.open rather than fastwarc's own decoder: a file cut short raises EOFError instead of ending
-    # quietly, so the lost tail is counted.
-    with (gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")) as stream:
+    stream = _GzipUntilDamage(path) if path.endswith(".gz") else open(path, "rb")  # noqa: SIM115
+    try:
         try:
             for record in ArchiveIterator(stream, parse_http=True):
                 position += 1
                 yield _convert(record, f"{prefix}{position}", max_record_bytes)
-        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            kind = "not_warc" if position == 0 and isinstance(exc, gzip.BadGzipFile) else "truncated_record"
-            yield RawRecord(id=f"{prefix}{position + 1}", error=kind)
         except OSError:  # fastwarc: "Invalid WARC header"
             yield RawRecord(id=f"{prefix}{position + 1}", error="not_warc" if position == 0 else "bad_record")
+            return
+        if getattr(stream, "damaged", False):
+            error = "not_warc" if stream.not_gzip and position == 0 else "truncated_record"
+            yield RawRecord(id=f"{prefix}{position + 1}", error=error)
+    finally:
+        stream.close()
 
 
 def _meta(record: Any) -> dict[str, Any]:
@@ -60,7 +99,7 @@ def _meta(record: Any) -> dict[str, Any]:
 
 
 def _convert(record: Any, rid: str, max_record_bytes: int) -> RawRecord:
-    kind = record.record_type.name
+    kind = str(record.record_type)
     url = record.headers.get("WARC-Target-URI")
     if kind not in ("response", "conversion"):
         return RawRecord(id=rid, url=url, error=f"warc_{kind}")
