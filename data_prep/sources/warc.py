@@ -40,7 +40,7 @@ class _GzipUntilDamage:
     ahead, so an exception raised inside it would also lose the intact records before the damage."""
 
     def __init__(self, path: str) -> None:
-        self._stream = gzip.open(path, "rb")
+        self._stream = gzip.open(path, "rb")  # noqa: SIM115  (closed by close())
         self.damaged = False
         self.not_gzip = False
         self._position = 0
