@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import gzip
+import io
+import itertools
+import os
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 
+from data_prep.sources.common_crawl import CommonCrawlSource
 from data_prep.sources.html_text import decode_html, extract_main_text
 from data_prep.sources.local import FieldSpec, ReadOptions, iter_local_file
+from openpretrain.errors import UserError
 from tests.warc_fixtures import HttpPage, truncate, write_warc, write_wet
 
 ARTICLE = ("Die Stadtbibliothek öffnet am Montag ihre neue Leseterrasse. Besucherinnen und Besucher können dort "
@@ -89,3 +96,71 @@ def test_decode_html_mixed_and_undecodable_bytes():
     assert decode_html("日本語のページです。".encode("shift_jis"), "shift_jis") == "日本語のページです。"
     assert decode_html(b"<p>hi</p>", "no-such-charset") == "<p>hi</p>"
     assert extract_main_text("<html><body><script>var x=1;</script><p>Hello world.</p></body></html>") == "Hello world."
+
+
+class FlakyOpener:
+    """Opens local files, but the stream of the first open breaks after ``fail_after`` bytes."""
+
+    def __init__(self, fail_after: int) -> None:
+        self.fail_after = fail_after
+        self.opens = 0
+
+    def __call__(self, url: str):
+        self.opens += 1
+        handle = open(url, "rb")  # noqa: SIM115
+        if self.opens > 1:
+            return handle
+        limit = self.fail_after
+
+        class Breaking(io.RawIOBase):
+            def readable(self):
+                return True
+
+            def readinto(self, buffer):
+                nonlocal limit
+                if limit <= 0:
+                    raise ConnectionResetError("connection reset by peer")
+                data = handle.read(min(len(buffer), limit))
+                limit -= len(data)
+                buffer[: len(data)] = data
+                return len(data)
+
+            def close(self):
+                handle.close()
+                super().close()
+
+        return io.BufferedReader(Breaking(), buffer_size=4096)
+
+
+def test_common_crawl_source_resumes_after_a_dropped_connection(tmp_path):
+    crawl = "CC-MAIN-2024-10"
+    rel = [f"crawl-data/{crawl}/segments/1/wet/part-{i}.warc.wet.gz" for i in range(2)]
+    for i, path in enumerate(rel):
+        os.makedirs(tmp_path / os.path.dirname(path), exist_ok=True)
+        write_wet(str(tmp_path / path), [(f"https://e.example/{i}/{j}", f"文档 {i}-{j} " + "内容。" * 400)
+                                          for j in range(30)])
+    listing = tmp_path / "wet.paths.gz"
+    with gzip.open(listing, "wt") as fh:
+        fh.write("\n".join(rel) + "\n")
+    cfg = SimpleNamespace(name="cc", crawl=crawl, paths=[], paths_file=str(listing), max_files=None,
+                          base_url=str(tmp_path), max_record_bytes=10_000_000, max_retries=3,
+                          retry_backoff_s=0.01, retry_max_backoff_s=0.01)
+    opener = FlakyOpener(fail_after=3_000)
+    source = CommonCrawlSource(cfg, 0, 1, open_url=opener, sleep=lambda s: None)
+    records = list(source.records(None))
+    assert source.retries == 1 and opener.opens == 3
+    assert [r.url for r in records] == [f"https://e.example/{i}/{j}" for i in range(2) for j in range(30)]
+    resumed = CommonCrawlSource(cfg, 0, 1, sleep=lambda s: None)
+    first = list(itertools.islice(resumed.records(None), 40))
+    rest = list(CommonCrawlSource(cfg, 0, 1).records(resumed.state()))
+    assert [r.url for r in first + rest] == [r.url for r in records]
+
+
+def test_common_crawl_missing_file_is_counted_and_foreign_paths_refused(tmp_path):
+    cfg = SimpleNamespace(name="cc", crawl="CC-MAIN-2024-10", paths=["crawl-data/CC-MAIN-2024-10/x.warc.gz"],
+                          paths_file=None, max_files=None, base_url=str(tmp_path), max_record_bytes=1000,
+                          max_retries=1, retry_backoff_s=0.0, retry_max_backoff_s=0.0)
+    assert [r.error for r in CommonCrawlSource(cfg, 0, 1).records(None)] == ["unreadable_file"]
+    cfg.paths = ["crawl-data/CC-MAIN-2023-50/x.warc.gz"]
+    with pytest.raises(UserError, match="not from source.crawl=CC-MAIN-2024-10"):
+        CommonCrawlSource(cfg, 0, 1)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 from data_prep.sources.base import RawRecord
 from data_prep.sources.html_text import decode_html, extract_main_text
@@ -39,8 +39,9 @@ class _GzipUntilDamage:
     """A gzip stream that ends at the first damage instead of raising, and remembers it: fastwarc reads
     ahead, so an exception raised inside it would also lose the intact records before the damage."""
 
-    def __init__(self, path: str) -> None:
-        self._stream = gzip.open(path, "rb")  # noqa: SIM115  (closed by close())
+    def __init__(self, raw: BinaryIO) -> None:
+        self._stream = gzip.GzipFile(fileobj=raw, mode="rb")
+        self._raw = raw
         self.damaged = False
         self.not_gzip = False
         self._position = 0
@@ -70,25 +71,38 @@ class _GzipUntilDamage:
 
     def close(self) -> None:
         self._stream.close()
+        self._raw.close()
 
 
 def iter_warc(path: str, source_name: str, max_record_bytes: int) -> Iterator[RawRecord]:
+    """Records of a local WARC / WET file (gzipped when its name ends in .gz)."""
+    yield from iter_warc_stream(open(path, "rb"), path.endswith(".gz"), f"{source_name}/{path}#",  # noqa: SIM115
+                                max_record_bytes)
+
+
+def iter_warc_stream(raw: BinaryIO, gzipped: bool, id_prefix: str, max_record_bytes: int,
+                     skip: int = 0) -> Iterator[RawRecord]:
+    """Records of a WARC byte stream (a file or an HTTP response), after the first ``skip``; closes it.
+
+    Errors raised by ``raw`` itself (a dropped connection) propagate, so a caller can retry."""
     from fastwarc.warc import ArchiveIterator
 
-    prefix = f"{source_name}/{path}#"
+    stream = _GzipUntilDamage(raw) if gzipped else raw
     position = 0
-    stream = _GzipUntilDamage(path) if path.endswith(".gz") else open(path, "rb")  # noqa: SIM115
     try:
         try:
             for record in ArchiveIterator(stream, parse_http=True):
                 position += 1
-                yield _convert(record, f"{prefix}{position}", max_record_bytes)
-        except OSError:  # fastwarc: "Invalid WARC header"
-            yield RawRecord(id=f"{prefix}{position + 1}", error="not_warc" if position == 0 else "bad_record")
+                if position > skip:
+                    yield _convert(record, f"{id_prefix}{position}", max_record_bytes)
+        except OSError as exc:
+            if type(exc) is not OSError:  # a network error of the stream, not fastwarc's "Invalid WARC header"
+                raise
+            yield RawRecord(id=f"{id_prefix}{position + 1}", error="not_warc" if position == 0 else "bad_record")
             return
         if getattr(stream, "damaged", False):
             error = "not_warc" if stream.not_gzip and position == 0 else "truncated_record"
-            yield RawRecord(id=f"{prefix}{position + 1}", error=error)
+            yield RawRecord(id=f"{id_prefix}{position + 1}", error=error)
     finally:
         stream.close()
 
