@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
+
+WordsFn = Callable[[str], list[str]]  # text -> words (a segmenter; see stages/filters/language.py)
 
 
 def _wordlist(text: str) -> list[str]:
@@ -74,7 +77,7 @@ _EMOTICONS = _wordlist(
     ":-0 V.V v.v V_V v_v >.< >_< o.o O.O o_o O_O ;D ;-D :3 :-3 \\t \\n"
 )
 _SENTENCE_END = frozenset(
-    "!.?։؟۔܀܁܂߹।॥၊။።፧፨᙮᜵᜶᠃᠉᥄᥅᪨᪩᪪᪫᭚᭛᭞᭟᰻᰼᱾᱿‼‽⁇⁈⁉⸮⸼꓿꘎꘏꛳꛷꡶꡷꣎꣏꤯꧈꧉꩝꩞꩟꫰꫱꯫﹒﹖﹗！．？｡"
+    "!.?։؟۔܀܁܂߹।॥၊။።፧፨᙮᜵᜶᠃᠉᥄᥅᪨᪩᪪᪫᭚᭛᭞᭟᰻᰼᱾᱿‼‽⁇⁈⁉⸮⸼꓿꘎꘏꛳꛷꡶꡷꣎꣏꤯꧈꧉꩝꩞꩟꫰꫱꯫﹒﹖﹗！．？｡。"  # 。: the CJK full stop
 )
 
 
