@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.warc_fixtures import HttpPage, write_warc  # noqa: E402
+from tests.data_prep.warc_fixtures import HttpPage, write_warc  # noqa: E402
 
 _TOKEN = re.compile(r"\w+")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests import zh_texts  # noqa: E402
+from tests.data_prep import zh_texts  # noqa: E402
 
 _SENTENCE_END = re.compile(r"(?<=[。！？])")
 _NAV = ["首页", "新闻", "关于我们", "联系我们", "登录", "注册", "帮助中心", "网站地图"]

@@ -1,4 +1,9 @@
-"""Structured config for ``python -m data_prep`` (defaults live in conf/prep.yaml and its groups)."""
+"""Structured config for ``python -m data_prep``: types and validation only.
+
+Every default, with what it means, lives in conf/: conf/prep.yaml (top-level keys), conf/prep_defaults/
+(every source.*, pipeline.* and tokenizer.* key) and the presets of conf/source/, conf/pipeline/ and
+conf/tokenizer/ (what differs). ``MISSING`` here means "set in conf/".
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from data_prep.filters.config import (
+from data_prep.stages.filters.config import (
+    BadWordsConfig,
+    BiasConfig,
     BlocklistConfig,
     C4Config,
     DecontamConfig,
@@ -19,15 +26,19 @@ from data_prep.filters.config import (
     GopherRepetitionConfig,
     LangIdConfig,
     PiiConfig,
+    ScriptConfig,
     validate_filters,
 )
 from openpretrain.errors import require
+
+TXT_MODES = ("file", "paragraphs", "lines")  # source.txt_mode: one document per file / paragraph / line
 
 
 class SourceKind(str, Enum):
     python_stdlib = "python_stdlib"
     local = "local"
     hf = "hf"
+    common_crawl = "common_crawl"
 
 
 class Step(str, Enum):
@@ -46,35 +57,47 @@ class TokenizerKind(str, Enum):
 
 @dataclass
 class SourceConfig:
-    kind: SourceKind = SourceKind.python_stdlib
-    name: str = "python_stdlib"  # recorded as Document.source
-    license: str = "PSF-2.0"  # recorded as Document.license
+    kind: SourceKind = MISSING
+    name: str = MISSING
+    license: str = MISSING
     # local: files or globs (jsonl, jsonl.gz, parquet, txt)
-    paths: list[str] = field(default_factory=list)
-    text_field: str = "text"
-    id_field: str | None = None  # optional field holding a stable upstream id
-    url_field: str | None = None
+    paths: list[str] = MISSING
+    text_field: str = MISSING
+    id_field: str | None = MISSING
+    url_field: str | None = MISSING
+    txt_mode: str = MISSING  # file | paragraphs | lines
+    max_record_bytes: int = MISSING  # WARC payloads above this are counted rejections, never parsed
+    # common_crawl: the crawl's files over HTTPS (or a local mirror)
+    crawl: str | None = MISSING
+    paths_file: str | None = MISSING
+    max_files: int | None = MISSING
+    base_url: str = MISSING
     # hf: datasets.load_dataset(hub_id, hub_config, split=split, streaming=True)
-    hub_id: str | None = None
-    hub_config: str | None = None
-    split: str = "train"
-    data_files: Any = None  # passed through to load_dataset (local files through the hub API)
-    synthetic: bool = False
+    hub_id: str | None = MISSING
+    hub_config: str | None = MISSING
+    split: str = MISSING
+    data_files: Any = MISSING
+    synthetic: bool = MISSING
     # hf: transient network failures (429/5xx/connection) are retried with exponential backoff
-    max_retries: int = 10
-    retry_backoff_s: float = 1.0
-    retry_max_backoff_s: float = 120.0
+    max_retries: int = MISSING
+    retry_backoff_s: float = MISSING
+    retry_max_backoff_s: float = MISSING
 
 
 @dataclass
 class PipelineConfig:
-    name: str = "minimal"
-    normalize: str = "NFC"  # Unicode normal form applied to every text
-    min_chars: int = 32  # shorter documents are rejected (clean/too_short)
-    max_chars: int = 1_000_000  # longer documents are rejected (clean/too_long)
-    # Filtering stages (data_prep/filters), run in this order after cleaning; all off unless enabled.
+    name: str = MISSING
+    normalize: str = MISSING
+    min_chars: int = MISSING
+    max_chars: int = MISSING
+    language: str = MISSING  # ISO 639-1 code of the text this pipeline is for
+    segmenter: str = MISSING  # rules | jieba: how every word-based stage splits words
+    terminal_punctuation_extra: list[str] = MISSING
+    # Filtering stages (data_prep/stages/filters), run in this order after cleaning; all off unless enabled.
     lang_id: LangIdConfig = field(default_factory=LangIdConfig)
+    script: ScriptConfig = field(default_factory=ScriptConfig)
     blocklist: BlocklistConfig = field(default_factory=BlocklistConfig)
+    bad_words: BadWordsConfig = field(default_factory=BadWordsConfig)
     gopher_repetition: GopherRepetitionConfig = field(default_factory=GopherRepetitionConfig)
     gopher_quality: GopherQualityConfig = field(default_factory=GopherQualityConfig)
     c4: C4Config = field(default_factory=C4Config)
@@ -82,42 +105,45 @@ class PipelineConfig:
     decontam: DecontamConfig = field(default_factory=DecontamConfig)
     pii: PiiConfig = field(default_factory=PiiConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)  # whole-run exact / near dedup (data_prep/dedup)
+    bias: BiasConfig = field(default_factory=BiasConfig)  # term-group counts in kept vs rejected text
+    routes: dict[str, Any] = MISSING  # language -> pipeline section for documents in that language
 
 
 @dataclass
 class TokenizerConfig:
-    kind: TokenizerKind = TokenizerKind.train_bpe
-    vocab_size: int = 8192
-    path: str | None = None  # kind=file
-    name: str | None = None  # kind=hf
-    train_docs: int = 20_000  # documents used to train the BPE (the first N that pass cleaning)
-    eos_token: str = "<|endoftext|>"
-    bos_token: str | None = None
-    min_frequency: int = 2
+    kind: TokenizerKind = MISSING
+    vocab_size: int = MISSING
+    path: str | None = MISSING
+    name: str | None = MISSING
+    train_docs: int = MISSING
+    eos_token: str = MISSING
+    bos_token: str | None = MISSING
+    min_frequency: int = MISSING
 
 
 @dataclass
 class PrepConfig:
     out_dir: str = MISSING
-    max_docs: int | None = None  # stop after this many source documents (None = all)
-    seq_len: int = 512  # each sample stores seq_len + 1 tokens
-    val_fraction: float = 0.02  # share of documents routed to the val split, by a hash of their id
-    samples_per_shard: int = 2048
-    seed: int = 1234
-    progress: bool = True
+    max_docs: int | None = MISSING
+    seq_len: int = MISSING
+    val_fraction: float = MISSING
+    samples_per_shard: int = MISSING
+    seed: int = MISSING
+    progress: bool = MISSING
     # Execution: the input is split into num_tasks tasks (one per machine / Slurm array index). task_id=null
-    # runs every task here and then merges; task_id=K runs only task K. step picks one phase (see pipeline.py).
-    num_tasks: int = 1
-    task_id: int | None = None
-    step: Step = Step.all
-    num_workers: int = 1  # processes per task (filtering + tokenizing run in parallel, packing stays ordered)
-    chunk_docs: int = 1024  # input records per unit of work handed to a worker (and per dedup part file)
-    report: bool = True  # write OUT/report.html + PNGs after the merge
+    # runs every task here and then merges; task_id=K runs only task K. step picks one phase (see runner/phases.py).
+    num_tasks: int = MISSING
+    task_id: int | None = MISSING
+    step: Step = MISSING
+    num_workers: int = MISSING
+    chunk_docs: int = MISSING
+    report: bool = MISSING
     # A task saves its state after every unit that completed a shard, and at least this often otherwise.
-    checkpoint_every_s: float = 60.0
-    rejects: bool = False  # write OUT/rejects/**.jsonl: id, stage/reason and the start of every rejected text
-    rejects_text_chars: int = 300
-    keep_intermediate: bool = False  # with whole-run dedup: keep each task's filtered parts after packing
+    checkpoint_every_s: float = MISSING
+    rejects: bool = MISSING
+    rejects_text_chars: int = MISSING
+    keep_intermediate: bool = MISSING
+    overwrite: bool = MISSING
     source: SourceConfig = field(default_factory=SourceConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
@@ -153,6 +179,13 @@ def validate(cfg: PrepConfig) -> None:
     src = cfg.source
     if src.kind == SourceKind.local:
         require(bool(src.paths), "source.paths", "must list at least one file or glob when source.kind=local")
+    require(src.txt_mode in TXT_MODES, "source.txt_mode", f"must be one of {', '.join(TXT_MODES)}; got {src.txt_mode!r}")
+    require(src.max_record_bytes >= 1, "source.max_record_bytes", f"must be >= 1, got {src.max_record_bytes}")
+    if src.kind == SourceKind.common_crawl:
+        require(bool(src.crawl), "source.crawl", "must name the crawl, e.g. CC-MAIN-2024-10")
+        require(bool(src.paths or src.paths_file), "source.paths",
+                "list the crawl's files (source.paths) or a warc.paths / wet.paths listing (source.paths_file)")
+        require(src.max_files is None or src.max_files >= 1, "source.max_files", f"must be >= 1 or null, got {src.max_files}")
     require(src.max_retries >= 0, "source.max_retries", f"must be >= 0, got {src.max_retries}")
     if src.kind == SourceKind.hf:
         require(bool(src.hub_id), "source.hub_id", "must be set when source.kind=hf (e.g. HuggingFaceFW/fineweb-edu)")

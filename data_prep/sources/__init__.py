@@ -1,4 +1,5 @@
-"""Input sources: the embedded stdlib corpus, local files, Hugging Face streaming datasets.
+"""Input sources: the embedded stdlib corpus, local files (incl. WARC / WET), Hugging Face streaming
+datasets, Common Crawl over HTTPS.
 
 ``build_source`` returns this task's share of the input as a resumable stream of ``RawRecord``;
 ``to_documents`` turns records into Documents, counting unreadable ones as ``source/<reason>``.
@@ -12,7 +13,7 @@ from data_prep.config import SourceConfig, SourceKind
 from data_prep.document import Document, Stats
 from data_prep.sources.base import SOURCE_STAGE, RawRecord, ShareByPosition, Source
 from data_prep.sources.hf import HFSource
-from data_prep.sources.local import FieldSpec, iter_local_file, resolve_paths
+from data_prep.sources.local import FieldSpec, ReadOptions, iter_local_file, resolve_paths
 from data_prep.sources.stdlib import iter_stdlib
 
 __all__ = ["RawRecord", "Source", "build_source", "check_source", "to_documents"]
@@ -35,10 +36,11 @@ class LocalSource(ShareByPosition):
         super().__init__(cfg.name, 0 if by_file else task_id, 1 if by_file else num_tasks)
         self.files = files[task_id::num_tasks] if by_file else files
         self.fields = FieldSpec(cfg.name, cfg.text_field, cfg.id_field, cfg.url_field)
+        self.options = ReadOptions(txt_mode=cfg.txt_mode, max_record_bytes=cfg.max_record_bytes)
 
     def all_records(self) -> Iterator[RawRecord]:
         for path in self.files:
-            yield from iter_local_file(path, self.fields)
+            yield from iter_local_file(path, self.fields, self.options)
 
 
 def build_source(cfg: SourceConfig, task_id: int = 0, num_tasks: int = 1) -> Source:
@@ -46,6 +48,10 @@ def build_source(cfg: SourceConfig, task_id: int = 0, num_tasks: int = 1) -> Sou
         return StdlibSource(cfg.name, task_id, num_tasks)
     if cfg.kind == SourceKind.local:
         return LocalSource(cfg, task_id, num_tasks)
+    if cfg.kind == SourceKind.common_crawl:
+        from data_prep.sources.common_crawl import CommonCrawlSource
+
+        return CommonCrawlSource(cfg, task_id, num_tasks)
     return HFSource(cfg, task_id, num_tasks)
 
 
@@ -53,6 +59,10 @@ def check_source(cfg: SourceConfig) -> None:
     """Fail at start (one line) on inputs that cannot work: missing files, empty globs."""
     if cfg.kind == SourceKind.local:
         resolve_paths(list(cfg.paths))
+    if cfg.kind == SourceKind.common_crawl:
+        from data_prep.sources.common_crawl import crawl_file_list
+
+        crawl_file_list(cfg)
 
 
 def to_documents(records: Iterable[RawRecord], cfg: SourceConfig, stats: Stats,
@@ -64,10 +74,28 @@ def to_documents(records: Iterable[RawRecord], cfg: SourceConfig, stats: Stats,
     for record in records:
         stats.docs_in += 1
         error = record.error or ("invalid_utf8" if isinstance(record.text, bytes) else None)
+        if error is None and not _encodable(record):
+            error = "invalid_unicode"
         if error is not None:
             stats.reject(SOURCE_STAGE, error)
             if on_reject is not None:
-                on_reject(record.id, f"{SOURCE_STAGE}/{error}")
+                on_reject(_printable(record.id), f"{SOURCE_STAGE}/{error}")
             continue
         yield Document(id=record.id, text=record.text or "", source=cfg.name, license=cfg.license,
                        url=record.url, synthetic=cfg.synthetic, meta=dict(record.meta))
+
+
+def _encodable(record: RawRecord) -> bool:
+    """False for a lone surrogate (valid in JSON, ``"\\ud800"``): UTF-8 cannot hold it, so the tokenizer,
+    the shards and the rejects files could not either."""
+    try:
+        for value in (record.text, record.id, record.url):
+            if value is not None:
+                value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

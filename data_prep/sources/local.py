@@ -26,7 +26,6 @@ PARQUET_SUFFIX = ".parquet"
 TEXT_SUFFIX = ".txt"
 PARQUET_BATCH_ROWS = 1024
 _GLOB_CHARS = frozenset("*?[")
-TXT_MODES = ("file", "paragraphs", "lines")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 
 

@@ -89,20 +89,31 @@ def iter_warc_stream(raw: BinaryIO, gzipped: bool, id_prefix: str, max_record_by
 
     stream = _GzipUntilDamage(raw) if gzipped else raw
     position = 0
+    pending: RawRecord | None = None  # held back one record: the last one before damage is the damaged one
     try:
         try:
             for record in ArchiveIterator(stream, parse_http=True):
                 position += 1
-                if position > skip:
-                    yield _convert(record, f"{id_prefix}{position}", max_record_bytes)
+                if pending is not None:
+                    yield pending
+                pending = _convert(record, f"{id_prefix}{position}", max_record_bytes) if position > skip else None
         except OSError as exc:
             if type(exc) is not OSError:  # a network error of the stream, not fastwarc's "Invalid WARC header"
                 raise
+            if pending is not None:
+                yield pending
             yield RawRecord(id=f"{id_prefix}{position + 1}", error="not_warc" if position == 0 else "bad_record")
             return
         if getattr(stream, "damaged", False):
-            error = "not_warc" if stream.not_gzip and position == 0 else "truncated_record"
-            yield RawRecord(id=f"{id_prefix}{position + 1}", error=error)
+            if stream.not_gzip and position == 0:
+                yield RawRecord(id=f"{id_prefix}1", error="not_warc")
+            elif pending is not None and pending.error is not None:  # the cut record itself
+                yield RawRecord(id=pending.id, url=pending.url, error="truncated_record")
+            else:
+                yield from [pending] if pending is not None else []
+                yield RawRecord(id=f"{id_prefix}{position + 1}", error="truncated_record")
+        elif pending is not None:
+            yield pending
     finally:
         stream.close()
 

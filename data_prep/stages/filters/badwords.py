@@ -22,6 +22,7 @@ from importlib import resources
 from typing import Any
 
 from data_prep.document import Document, Stats
+from data_prep.stages.base import Stage
 from data_prep.stages.filters.scripts import letter_chars
 
 UNSPACED = frozenset({"zh", "ja", "th"})
@@ -51,12 +52,12 @@ def _alternation(terms: list[str]) -> str:
     return "|".join(re.escape(t) for t in sorted(set(terms), key=len, reverse=True))
 
 
-class BadWordsFilter:
+class BadWordsFilter(Stage):
     name = "bad_words"
 
-    def __init__(self, cfg: Any, words: Callable[[str], list[str]] | None = None) -> None:
+    def __init__(self, cfg: Any, words: Callable[[str], list[str]] = str.split) -> None:
         self.cfg = cfg
-        self.words = words or str.split
+        self.words = words
         self.matchers: list[tuple[str, re.Pattern]] = []
         for language in cfg.languages:
             unspaced = language in UNSPACED

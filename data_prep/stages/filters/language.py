@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from data_prep.filters.words import TERMINAL_PUNCTUATION, WordSplitter, WordsFn
+from data_prep.stages.filters.words import TERMINAL_PUNCTUATION, WordsFn, WordSplitter
 from openpretrain.errors import ConfigError
 
 SEGMENTERS = ("rules", "jieba")
@@ -76,3 +76,11 @@ ENGLISH = Language("en")
 
 def language_of(pipeline_cfg: Any) -> Language:
     return Language(pipeline_cfg.language, pipeline_cfg.segmenter, tuple(pipeline_cfg.terminal_punctuation_extra))
+
+
+def words_for_language(code: str, pipeline_cfg: Any) -> WordsFn:
+    """Words of text in language ``code``: the pipeline's segmenter for its own language, jieba for
+    Chinese, the rule-based splitter otherwise."""
+    if code == pipeline_cfg.language:
+        return get_segmenter(pipeline_cfg.segmenter)
+    return get_segmenter("jieba" if code == "zh" else "rules")

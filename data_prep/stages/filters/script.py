@@ -13,17 +13,20 @@ from dataclasses import replace
 from typing import Any
 
 from data_prep.document import Document, Stats
+from data_prep.stages.base import Stage
 from data_prep.stages.filters.scripts import letter_chars, script_chars
 
 
-class ScriptFilter:
+class ScriptFilter(Stage):
     name = "script"
 
     def __init__(self, cfg: Any) -> None:
         self.cfg = cfg
         self.scripts = tuple(cfg.scripts)
         self._converter = None
-        if cfg.traditional_to_simplified:
+
+    def setup(self) -> None:
+        if self.cfg.traditional_to_simplified:
             import opencc
 
             self._converter = opencc.OpenCC("t2s")

@@ -1,0 +1,85 @@
+"""Bilingual (multilingual) runs: each document goes through its own language's pipeline.
+
+``pipeline.routes`` maps a language code to a complete pipeline section, composed by Hydra from a
+preset (conf/pipeline/web_zh_en.yaml puts ``pipeline/web`` under ``routes.en``). Language id runs once,
+keeping the pipeline's own languages and every routed one; then ``LanguageRouter`` sends a document
+labelled ``en`` through the stages (thresholds, segmenter, PII types, ...) of ``routes.en`` and every
+other document through the pipeline's own stages. A rejection is counted as
+``route/<language>/<stage>/<reason>`` so each language's losses read apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from data_prep.document import Document, Stats
+from data_prep.stages.base import Stage
+from openpretrain.errors import ConfigError
+
+
+def route_configs(pipeline_cfg: Any) -> dict[str, Any]:
+    """language -> typed, validated PipelineConfig of that route."""
+    from data_prep.config import PipelineConfig
+    from data_prep.stages.filters.config import validate_filters
+
+    routes = {}
+    for language, section in (pipeline_cfg.routes or {}).items():
+        key = f"pipeline.routes.{language}"
+        try:
+            merged = OmegaConf.merge(OmegaConf.structured(PipelineConfig), section)
+            route = OmegaConf.to_object(merged)
+        except OmegaConfBaseException as exc:
+            raise ConfigError(key, str(exc).splitlines()[0]) from exc
+        if route.routes:
+            raise ConfigError(f"{key}.routes", "a route cannot route further")
+        if route.language != language:
+            raise ConfigError(f"{key}.language", f"is {route.language!r}; a route's pipeline must be for {language!r}")
+        validate_filters(route)
+        routes[language] = replace(route, lang_id=replace(route.lang_id, enabled=False))  # ran once already
+    return routes
+
+
+class LanguageRouter(Stage):
+    name = "route"
+
+    def __init__(self, default_language: str, stages_by_language: Mapping[str, list[Stage]]) -> None:
+        self.default_language = default_language
+        self.stages_by_language = dict(stages_by_language)
+        self.reject_detail: str | None = None  # the rejecting inner stage's, for the rejects file
+
+    def setup(self) -> None:
+        for stages in self.stages_by_language.values():
+            for stage in stages:
+                stage.setup()
+
+    def process(self, doc: Document, stats: Stats) -> Document | str:
+        language = doc.meta.get("language")
+        if language not in self.stages_by_language:
+            language = self.default_language
+        self.reject_detail = None
+        current: Document | str = doc
+        for stage in self.stages_by_language[language]:
+            result = stage.process(current, stats)
+            if isinstance(result, str):
+                self.reject_detail = getattr(stage, "reject_detail", None)
+                return f"{language}/{stage.name}/{result}"
+            current = result
+        return current
+
+
+def routed_stages(pipeline_cfg: Any, build: Callable[[Any], list[Stage]]) -> list[Stage]:
+    """[lang_id keeping every routed language, LanguageRouter] for a pipeline with routes."""
+    from data_prep.stages.filters.langid import LangIdFilter
+
+    routes = route_configs(pipeline_cfg)
+    keep = list(dict.fromkeys([*pipeline_cfg.lang_id.keep, *routes]))
+    if not pipeline_cfg.lang_id.enabled:
+        raise ConfigError("pipeline.lang_id.enabled", "routes need language id (pipeline.lang_id.enabled=true)")
+    own = replace(pipeline_cfg, routes={}, lang_id=replace(pipeline_cfg.lang_id, enabled=False))
+    by_language = {pipeline_cfg.language: build(own), **{lang: build(cfg) for lang, cfg in routes.items()}}
+    return [LangIdFilter(replace(pipeline_cfg.lang_id, keep=keep)), LanguageRouter(pipeline_cfg.language, by_language)]
