@@ -65,6 +65,7 @@ class SourceConfig:
     text_field: str = MISSING
     id_field: str | None = MISSING
     url_field: str | None = MISSING
+    text_format: str = MISSING  # text | html (the text field holds HTML pages: main text is extracted)
     txt_mode: str = MISSING  # file | paragraphs | lines
     max_record_bytes: int = MISSING  # WARC payloads above this are counted rejections, never parsed
     # common_crawl: the crawl's files over HTTPS (or a local mirror)
@@ -179,6 +180,8 @@ def validate(cfg: PrepConfig) -> None:
     src = cfg.source
     if src.kind == SourceKind.local:
         require(bool(src.paths), "source.paths", "must list at least one file or glob when source.kind=local")
+    require(src.text_format in ("text", "html"), "source.text_format",
+            f"must be one of text, html; got {src.text_format!r}")
     require(src.txt_mode in TXT_MODES, "source.txt_mode", f"must be one of {', '.join(TXT_MODES)}; got {src.txt_mode!r}")
     require(src.max_record_bytes >= 1, "source.max_record_bytes", f"must be >= 1, got {src.max_record_bytes}")
     if src.kind == SourceKind.common_crawl:

@@ -35,7 +35,8 @@ class LocalSource(ShareByPosition):
         by_file = num_tasks > 1 and len(files) >= num_tasks
         super().__init__(cfg.name, 0 if by_file else task_id, 1 if by_file else num_tasks)
         self.files = files[task_id::num_tasks] if by_file else files
-        self.fields = FieldSpec(cfg.name, cfg.text_field, cfg.id_field, cfg.url_field)
+        self.fields = FieldSpec(cfg.name, cfg.text_field, cfg.id_field, cfg.url_field,
+                                html=cfg.text_format == "html")
         self.options = ReadOptions(txt_mode=cfg.txt_mode, max_record_bytes=cfg.max_record_bytes)
 
     def all_records(self) -> Iterator[RawRecord]:

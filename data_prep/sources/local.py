@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from data_prep.sources.base import RawRecord
+from data_prep.sources.html_text import extract_main_text
 from data_prep.sources.warc import is_warc, iter_warc
 from openpretrain.errors import UserError
 
@@ -78,13 +79,16 @@ def file_format(path: str) -> str | None:
 
 
 class FieldSpec:
-    """Which record fields hold the text, the upstream id and the URL."""
+    """Which record fields hold the text, the upstream id and the URL; ``html``: the text field holds an
+    HTML page, reduced to its main text (``html_text.extract_main_text``) — a dataset of raw pages."""
 
-    def __init__(self, source_name: str, text_field: str, id_field: str | None, url_field: str | None):
+    def __init__(self, source_name: str, text_field: str, id_field: str | None, url_field: str | None,
+                 html: bool = False):
         self.source_name = source_name
         self.text_field = text_field
         self.id_field = id_field
         self.url_field = url_field
+        self.html = html
 
     def record(self, row: Any, fallback_id: str) -> RawRecord:
         if not isinstance(row, dict):
@@ -97,6 +101,10 @@ class FieldSpec:
             return RawRecord(id=rid, url=url, error="missing_text")
         if not isinstance(text, str):
             return RawRecord(id=rid, url=url, error="text_not_string")
+        if self.html:
+            text = extract_main_text(text)
+            if not text:
+                return RawRecord(id=rid, url=url, error="no_text")
         return RawRecord(id=rid, text=text, url=url if isinstance(url, str) else None)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import itertools
+import json
 import os
 from collections import Counter
 from types import SimpleNamespace
@@ -164,3 +165,13 @@ def test_common_crawl_missing_file_is_counted_and_foreign_paths_refused(tmp_path
     cfg.paths = ["crawl-data/CC-MAIN-2023-50/x.warc.gz"]
     with pytest.raises(UserError, match="not from source.crawl=CC-MAIN-2024-10"):
         CommonCrawlSource(cfg, 0, 1)
+
+
+def test_html_in_a_record_field_becomes_main_text(tmp_path):
+    path = tmp_path / "pages.jsonl"
+    path.write_text(json.dumps({"text": page(ARTICLE)}) + "\n" + json.dumps({"text": "<html></html>"}) + "\n",
+                    encoding="utf-8")
+    fields = FieldSpec("pages", "text", None, None, html=True)
+    records = list(iter_local_file(str(path), fields))
+    assert "Die Stadtbibliothek" in records[0].text and "Impressum" not in records[0].text
+    assert records[1].error == "no_text"
