@@ -12,6 +12,7 @@ from tokenizers import Tokenizer
 
 from data_prep.api import prepare
 from openpretrain.manifest import load_manifest
+from tests.conftest import run_module
 from tests.data_prep import zh_texts as zh
 from tests.data_prep.warc_fixtures import HttpPage, truncate, write_warc
 
@@ -87,3 +88,17 @@ def test_tokenizer_encodes_chinese_at_a_sensible_rate(bilingual_run):
     # 3 bytes per Han character: byte-level pieces alone would give < 3 / 2; merges reach whole characters
     # and frequent words
     assert 2.5 <= bytes_per_token <= 9.0
+
+
+@pytest.mark.parametrize("override,key", [
+    ("pipeline.language=xx", "pipeline.language"), ("pipeline.segmenter=icu", "pipeline.segmenter"),
+    ("source.txt_mode=chapters", "source.txt_mode"), ("pipeline.bad_words.languages=[klingon]", "pipeline.bad_words.languages"),
+])
+def test_bad_language_settings_are_one_error_line(tmp_path, override, key):
+    book = tmp_path / "book.txt"
+    book.write_text(zh.PROSE[0], encoding="utf-8")
+    proc = run_module("data_prep", f"out_dir={tmp_path / 'out'}", "source=local", f"source.paths=[{book}]",
+                      "pipeline=web_zh", override, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and key in errors[0], proc.stderr
