@@ -39,6 +39,7 @@ class SourceKind(str, Enum):
     local = "local"
     hf = "hf"
     common_crawl = "common_crawl"
+    mix = "mix"
 
 
 class Step(str, Enum):
@@ -73,6 +74,8 @@ class SourceConfig:
     paths_file: str | None = MISSING
     max_files: int | None = MISSING
     base_url: str = MISSING
+    # mix: entries {source: PRESET, pipeline: PRESET, any source.* key} (data_prep/sources/mix.py)
+    sources: list[Any] = MISSING
     # hf: datasets.load_dataset(hub_id, hub_config, split=split, streaming=True)
     hub_id: str | None = MISSING
     hub_config: str | None = MISSING

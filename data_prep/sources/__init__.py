@@ -14,6 +14,7 @@ from data_prep.document import Document, Stats
 from data_prep.sources.base import SOURCE_STAGE, RawRecord, ShareByPosition, Source
 from data_prep.sources.hf import HFSource
 from data_prep.sources.local import FieldSpec, ReadOptions, iter_local_file, resolve_paths
+from data_prep.sources.mix import LICENSE_KEY, SOURCE_KEY, SYNTHETIC_KEY, MixSource, mix_entries
 from data_prep.sources.stdlib import iter_stdlib
 
 __all__ = ["RawRecord", "Source", "build_source", "check_source", "to_documents"]
@@ -53,6 +54,8 @@ def build_source(cfg: SourceConfig, task_id: int = 0, num_tasks: int = 1) -> Sou
         from data_prep.sources.common_crawl import CommonCrawlSource
 
         return CommonCrawlSource(cfg, task_id, num_tasks)
+    if cfg.kind == SourceKind.mix:
+        return MixSource(cfg, task_id, num_tasks)
     return HFSource(cfg, task_id, num_tasks)
 
 
@@ -64,6 +67,9 @@ def check_source(cfg: SourceConfig) -> None:
         from data_prep.sources.common_crawl import crawl_file_list
 
         crawl_file_list(cfg)
+    if cfg.kind == SourceKind.mix:
+        for entry in mix_entries(cfg):
+            check_source(entry.source)
 
 
 def to_documents(records: Iterable[RawRecord], cfg: SourceConfig, stats: Stats,
@@ -82,8 +88,10 @@ def to_documents(records: Iterable[RawRecord], cfg: SourceConfig, stats: Stats,
             if on_reject is not None:
                 on_reject(_printable(record.id), f"{SOURCE_STAGE}/{error}")
             continue
-        yield Document(id=record.id, text=record.text or "", source=cfg.name, license=cfg.license,
-                       url=record.url, synthetic=cfg.synthetic, meta=dict(record.meta))
+        meta = dict(record.meta)
+        yield Document(id=record.id, text=record.text or "", source=meta.pop(SOURCE_KEY, cfg.name),
+                       license=meta.pop(LICENSE_KEY, cfg.license), url=record.url,
+                       synthetic=meta.pop(SYNTHETIC_KEY, cfg.synthetic), meta=meta)
 
 
 def _encodable(record: RawRecord) -> bool:

@@ -92,7 +92,11 @@ def _enabled_stages(pipeline_cfg: Any) -> list[Stage]:
 
 
 def build_doc_stages(cfg: Any) -> list[Stage]:
-    """Cleaning first, then the configured filter stages (cfg: PrepConfig)."""
+    """Cleaning first, then the configured filter stages (cfg: PrepConfig); with source=mix, each entry's."""
+    if cfg.source.kind == "mix":
+        from data_prep.stages.route import mixed_stages
+
+        return [CleanStage(cfg.pipeline), *mixed_stages(cfg, build_stages)]
     return [CleanStage(cfg.pipeline), *build_stages(cfg.pipeline)]
 
 

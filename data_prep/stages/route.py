@@ -2,10 +2,11 @@
 
 ``pipeline.routes`` maps a language code to a complete pipeline section, composed by Hydra from a
 preset (conf/pipeline/web_zh_en.yaml puts ``pipeline/web`` under ``routes.en``). Language id runs once,
-keeping the pipeline's own languages and every routed one; then ``LanguageRouter`` sends a document
+keeping the pipeline's own languages and every routed one; then a ``Router`` keyed by language sends a document
 labelled ``en`` through the stages (thresholds, segmenter, PII types, ...) of ``routes.en`` and every
 other document through the pipeline's own stages. A rejection is counted as
-``route/<language>/<stage>/<reason>`` so each language's losses read apart.
+``route/<language>/<stage>/<reason>`` so each language's losses read apart. ``source=mix`` uses the same
+router keyed by the document's source (``mix/<source>/<stage>/<reason>``).
 """
 
 from __future__ import annotations
@@ -44,36 +45,40 @@ def route_configs(pipeline_cfg: Any) -> dict[str, Any]:
     return routes
 
 
-class LanguageRouter(Stage):
-    name = "route"
+class Router(Stage):
+    """Sends each document through the stage list of its key (``key(doc)``; unknown keys: ``default``).
+    A rejection is the reason ``<key>/<inner stage>/<reason>``, counted under this router's ``name``."""
 
-    def __init__(self, default_language: str, stages_by_language: Mapping[str, list[Stage]]) -> None:
-        self.default_language = default_language
-        self.stages_by_language = dict(stages_by_language)
+    def __init__(self, name: str, key: Callable[[Document], str | None], default: str,
+                 stages_by_key: Mapping[str, list[Stage]]) -> None:
+        self.name = name
+        self.key = key
+        self.default = default
+        self.stages_by_key = dict(stages_by_key)
         self.reject_detail: str | None = None  # the rejecting inner stage's, for the rejects file
 
     def setup(self) -> None:
-        for stages in self.stages_by_language.values():
+        for stages in self.stages_by_key.values():
             for stage in stages:
                 stage.setup()
 
     def process(self, doc: Document, stats: Stats) -> Document | str:
-        language = doc.meta.get("language")
-        if language not in self.stages_by_language:
-            language = self.default_language
+        key = self.key(doc)
+        if key not in self.stages_by_key:
+            key = self.default
         self.reject_detail = None
         current: Document | str = doc
-        for stage in self.stages_by_language[language]:
+        for stage in self.stages_by_key[key]:
             result = stage.process(current, stats)
             if isinstance(result, str):
                 self.reject_detail = getattr(stage, "reject_detail", None)
-                return f"{language}/{stage.name}/{result}"
+                return f"{key}/{stage.name}/{result}"
             current = result
         return current
 
 
 def routed_stages(pipeline_cfg: Any, build: Callable[[Any], list[Stage]]) -> list[Stage]:
-    """[lang_id keeping every routed language, LanguageRouter] for a pipeline with routes."""
+    """[lang_id keeping every routed language, a Router by language] for a pipeline with routes."""
     from data_prep.stages.filters.langid import LangIdFilter
 
     routes = route_configs(pipeline_cfg)
@@ -82,4 +87,14 @@ def routed_stages(pipeline_cfg: Any, build: Callable[[Any], list[Stage]]) -> lis
         raise ConfigError("pipeline.lang_id.enabled", "routes need language id (pipeline.lang_id.enabled=true)")
     own = replace(pipeline_cfg, routes={}, lang_id=replace(pipeline_cfg.lang_id, enabled=False))
     by_language = {pipeline_cfg.language: build(own), **{lang: build(cfg) for lang, cfg in routes.items()}}
-    return [LangIdFilter(replace(pipeline_cfg.lang_id, keep=keep)), LanguageRouter(pipeline_cfg.language, by_language)]
+    router = Router("route", lambda doc: doc.meta.get("language"), pipeline_cfg.language, by_language)
+    return [LangIdFilter(replace(pipeline_cfg.lang_id, keep=keep)), router]
+
+
+def mixed_stages(cfg: Any, build: Callable[[Any], list[Stage]]) -> list[Stage]:
+    """source=mix: each entry's documents through its own pipeline's stages (cfg: PrepConfig)."""
+    from data_prep.sources.mix import mix_entries
+
+    by_source = {e.source.name: build(e.pipeline or cfg.pipeline) for e in mix_entries(cfg.source)}
+    first = next(iter(by_source))
+    return [Router("mix", lambda doc: doc.source, first, by_source)]
