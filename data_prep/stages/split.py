@@ -55,7 +55,10 @@ def split_long_documents(docs: Iterable[Document], max_chars: int, stats: Stats)
         if len(doc.text) <= max_chars:
             yield doc
             continue
-        parts = split_text(doc.text, max_chars) or [doc.text]  # blank: the clean stage rejects it
+        parts = split_text(doc.text, max_chars)
+        if len(parts) <= 1:  # blank, or one line with nothing to cut at: the clean stage rejects it whole
+            yield doc
+            continue
         stats.docs_in += len(parts) - 1
         stats.count("split/docs")
         stats.count("split/parts", len(parts))

@@ -44,3 +44,9 @@ def test_split_long_documents_accounting():
     assert [d.id for d in out] == ["a", "b@0", "b@1", "b@2", "b@3", "b@4"]
     assert stats.docs_in == 2 + 4 and stats.counters["split/parts"] == 5 and stats.counters["split/docs"] == 1
     assert out[1].meta == {"part": 0, "parts": 5}
+
+
+def test_a_single_giant_line_is_left_whole_for_clean_to_reject():
+    stats = Stats(docs_in=1)
+    out = list(split_long_documents([Document("g", "x" * 500, "s", "l")], 100, stats))
+    assert [d.id for d in out] == ["g"] and stats.docs_in == 1 and not stats.counters
