@@ -117,3 +117,15 @@ def test_bias_counts_kept_and_rejected_mentions(web_zh):
     table = bias_table(stats.counters)["zh"]
     assert table["male"]["kept"] >= 1 and table["male"]["rejected"] >= 1  # 他们 in both; 其他 never counts
     assert 0 < table["male"]["rejected_share"] < 1
+
+
+def test_language_id_on_cjk_mixtures():
+    from data_prep.stages.filters.langid import LangIdFilter
+
+    lang_id = LangIdFilter(stage_config("lang_id", enabled=True, keep=["zh", "en", "ja", "ko"]))
+    assert lang_id.classify(zh.ZH_WITH_ENGLISH)[0] == "zh" and lang_id.classify(zh.ZH_WITH_ENGLISH)[1] > 0.9
+    assert lang_id.classify(zh.JAPANESE)[0] == "ja" and lang_id.classify(zh.KOREAN)[0] == "ko"
+    quoting = zh.ENGLISH + " The sign above the door reads 图书馆 (library)."
+    assert lang_id.classify(quoting)[0] == "en"
+    half = "我们使用 Python 和 PyTorch 训练模型，the model is trained on many GPUs in parallel。"
+    assert lang_id.classify(half)[1] < 0.692  # genuinely mixed (and short): below web_zh's threshold
