@@ -105,7 +105,13 @@ def documents(records: Iterable[Any], cfg: Any, stats: Stats,
     """Raw records -> Documents, long ones split into parts (cfg: PrepConfig)."""
     from data_prep.sources import to_documents
 
-    return split_long_documents(to_documents(records, cfg.source, stats, on_reject), cfg.pipeline.max_chars, stats)
+    docs = split_long_documents(to_documents(records, cfg.source, stats, on_reject), cfg.pipeline.max_chars, stats)
+    script = cfg.pipeline.script
+    if script.enabled and script.traditional_to_simplified == "keep_both":
+        from data_prep.stages.filters.script import simplified_copies
+
+        docs = simplified_copies(docs, stats)
+    return docs
 
 
 def filter_records(records: Iterable[Any], cfg: Any, stages: list[Stage], stats: Stats, lengths_in: Counter,

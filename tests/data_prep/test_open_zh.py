@@ -84,7 +84,7 @@ def test_chinese_pii_scrubbed_only_with_valid_checksums(web_zh):
 
 
 def test_traditional_to_simplified_and_unknown_language_or_segmenter():
-    stage = ScriptFilter(stage_config("script", enabled=True, min_chars=10, traditional_to_simplified=True))
+    stage = ScriptFilter(stage_config("script", enabled=True, min_chars=10, traditional_to_simplified="convert"))
     stage.setup()
     out = stage.process(Document("d", zh.TRADITIONAL, "s", "l"), Stats())
     assert "这是一篇用繁体字写的文章" in out.text and out.meta["converted_t2s"]
@@ -129,3 +129,13 @@ def test_language_id_on_cjk_mixtures():
     assert lang_id.classify(quoting)[0] == "en"
     half = "我们使用 Python 和 PyTorch 训练模型，the model is trained on many GPUs in parallel。"
     assert lang_id.classify(half)[1] < 0.692  # genuinely mixed (and short): below web_zh's threshold
+
+
+def test_keep_both_adds_a_simplified_copy_that_is_accounted_for():
+    from data_prep.stages.filters.script import simplified_copies
+
+    stats = Stats(docs_in=2)
+    docs = [Document("t", zh.TRADITIONAL, "s", "l"), Document("p", zh.PROSE[0], "s", "l")]
+    out = list(simplified_copies(docs, stats))
+    assert [d.id for d in out] == ["t", "t#t2s", "p"] and out[0].text == zh.TRADITIONAL
+    assert "这是一篇用繁体字写的文章" in out[1].text and stats.docs_in == 3

@@ -16,6 +16,7 @@ from openpretrain.errors import require
 PII_TYPES = ["email", "phone", "ip", "credit_card", "ssn", "iban", "cn_id", "cn_bank_card", "cn_mobile", "cn_landline"]
 SEGMENTERS = ("rules", "jieba")
 BAD_WORD_MODES = ("drop", "ratio")
+T2S_MODES = ("none", "convert", "keep_both")
 DECONTAM_MODES = ("drop", "flag")
 
 
@@ -117,7 +118,7 @@ class ScriptConfig:
     scripts: list[str] = MISSING
     min_fraction: float = MISSING
     min_chars: int = MISSING
-    traditional_to_simplified: bool = MISSING
+    traditional_to_simplified: str = MISSING  # none | convert | keep_both
 
 
 @dataclass
@@ -209,6 +210,8 @@ def _validate_open_data(cfg: Any) -> None:
     unknown = sorted(set(sc.scripts) - set(SCRIPTS))
     require(not unknown, "pipeline.script.scripts", f"unknown {unknown}; allowed: {', '.join(SCRIPTS)}")
     _fraction(sc.min_fraction, "pipeline.script.min_fraction")
+    require(sc.traditional_to_simplified in T2S_MODES, "pipeline.script.traditional_to_simplified",
+            f"must be one of {', '.join(T2S_MODES)}; got {sc.traditional_to_simplified!r}")
     bw = cfg.bad_words
     require(bw.mode in BAD_WORD_MODES, "pipeline.bad_words.mode",
             f"must be one of {', '.join(BAD_WORD_MODES)}; got {bw.mode!r}")
