@@ -2,7 +2,8 @@
 
 ``pipeline.routes`` maps a language code to a complete pipeline section, composed by Hydra from a
 preset (conf/pipeline/web_zh_en.yaml puts ``pipeline/web`` under ``routes.en``). Language id runs once,
-keeping the pipeline's own languages and every routed one; then a ``Router`` keyed by language sends a document
+keeping the pipeline's own languages and every routed one at the lowest ``min_score`` of them (each route
+then applies its own threshold); then a ``Router`` keyed by language sends a document
 labelled ``en`` through the stages (thresholds, segmenter, PII types, ...) of ``routes.en`` and every
 other document through the pipeline's own stages. A rejection is counted as
 ``route/<language>/<stage>/<reason>`` so each language's losses read apart. ``source=mix`` uses the same
@@ -41,8 +42,25 @@ def route_configs(pipeline_cfg: Any) -> dict[str, Any]:
         if route.language != language:
             raise ConfigError(f"{key}.language", f"is {route.language!r}; a route's pipeline must be for {language!r}")
         validate_filters(route)
-        routes[language] = replace(route, lang_id=replace(route.lang_id, enabled=False))  # ran once already
+        routes[language] = route
     return routes
+
+
+class MinLanguageScore(Stage):
+    """A route's own ``lang_id.min_score`` (language id ran once, with the lowest threshold of all)."""
+
+    name = "lang_id"
+
+    def __init__(self, min_score: float) -> None:
+        self.min_score = min_score
+
+    def process(self, doc: Document, stats: Stats) -> Document | str:
+        return doc if doc.meta.get("language_score", 1.0) >= self.min_score else "low_score"
+
+
+def _route_stages(cfg: Any, build: Callable[[Any], list[Stage]]) -> list[Stage]:
+    own = build(replace(cfg, routes={}, lang_id=replace(cfg.lang_id, enabled=False)))
+    return [MinLanguageScore(cfg.lang_id.min_score), *own]
 
 
 class Router(Stage):
@@ -85,10 +103,10 @@ def routed_stages(pipeline_cfg: Any, build: Callable[[Any], list[Stage]]) -> lis
     keep = list(dict.fromkeys([*pipeline_cfg.lang_id.keep, *routes]))
     if not pipeline_cfg.lang_id.enabled:
         raise ConfigError("pipeline.lang_id.enabled", "routes need language id (pipeline.lang_id.enabled=true)")
-    own = replace(pipeline_cfg, routes={}, lang_id=replace(pipeline_cfg.lang_id, enabled=False))
-    by_language = {pipeline_cfg.language: build(own), **{lang: build(cfg) for lang, cfg in routes.items()}}
+    by_language = {lang: _route_stages(cfg, build) for lang, cfg in {pipeline_cfg.language: pipeline_cfg, **routes}.items()}
     router = Router("route", lambda doc: doc.meta.get("language"), pipeline_cfg.language, by_language)
-    return [LangIdFilter(replace(pipeline_cfg.lang_id, keep=keep)), router]
+    lowest = min(cfg.lang_id.min_score for cfg in (pipeline_cfg, *routes.values()))
+    return [LangIdFilter(replace(pipeline_cfg.lang_id, keep=keep, min_score=lowest)), router]
 
 
 def mixed_stages(cfg: Any, build: Callable[[Any], list[Stage]]) -> list[Stage]:
