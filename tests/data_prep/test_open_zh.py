@@ -139,3 +139,23 @@ def test_keep_both_adds_a_simplified_copy_that_is_accounted_for():
     out = list(simplified_copies(docs, stats))
     assert [d.id for d in out] == ["t", "t#t2s", "p"] and out[0].text == zh.TRADITIONAL
     assert "这是一篇用繁体字写的文章" in out[1].text and stats.docs_in == 3
+
+
+def test_minhash_and_decontamination_use_chinese_words(tmp_path, web_zh):
+    from data_prep.stages.decontam import Decontaminator
+    from data_prep.stages.minhash import MinHasher, normalize
+
+    zh_lang = Language("zh", "jieba")
+    original = zh.PROSE[1]
+    edited = original.replace("第二长河", "第二大河").replace("九个省区", "九个省份")
+    hasher = MinHasher(stage_config("dedup", near=True))
+    keys = [hasher.keys_of(normalize(zh_lang.spaced(t))) for t in (original, edited)]
+    assert (keys[0] == keys[1]).any()  # near-duplicates collide in some band
+    unsegmented = [hasher.keys_of(normalize(t)) for t in (original, edited)]
+    assert not (unsegmented[0] == unsegmented[1]).any()  # without words: one "word" per sentence, no match
+
+    evals = tmp_path / "eval.txt"
+    evals.write_text(original.split("\n")[0] + "\n", encoding="utf-8")
+    cfg = stage_config("decontam", enabled=True, eval_paths=[str(evals)])
+    assert Decontaminator(cfg, zh_lang).matches(zh.PROSE[1]) > 0
+    assert Decontaminator(cfg, zh_lang).matches(zh.PROSE[0]) == 0
