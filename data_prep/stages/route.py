@@ -41,7 +41,10 @@ def route_configs(pipeline_cfg: Any) -> dict[str, Any]:
             raise ConfigError(f"{key}.routes", "a route cannot route further")
         if route.language != language:
             raise ConfigError(f"{key}.language", f"is {route.language!r}; a route's pipeline must be for {language!r}")
-        validate_filters(route)
+        try:
+            validate_filters(route)
+        except ConfigError as exc:  # name the key inside the route
+            raise ConfigError(f"{key}.{exc.key.removeprefix('pipeline.')}", str(exc).split("': ", 1)[-1]) from exc
         routes[language] = route
     return routes
 

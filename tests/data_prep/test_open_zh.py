@@ -159,3 +159,12 @@ def test_minhash_and_decontamination_use_chinese_words(tmp_path, web_zh):
     cfg = stage_config("decontam", enabled=True, eval_paths=[str(evals)])
     assert Decontaminator(cfg, zh_lang).matches(zh.PROSE[1]) > 0
     assert Decontaminator(cfg, zh_lang).matches(zh.PROSE[0]) == 0
+
+
+def test_a_bad_route_setting_names_its_key():
+    from data_prep.stages.route import route_configs
+
+    cfg = pipeline_config("web_zh_en")
+    cfg.routes["en"]["gopher_quality"]["min_words"] = -1
+    with pytest.raises(ConfigError, match=r"pipeline.routes.en.gopher_quality.min_words"):
+        route_configs(cfg)
