@@ -135,8 +135,11 @@ def filter_records(records: Iterable[Any], cfg: Any, stages: list[Stage], stats:
     return list(run_stages(entering(), stages, stats, observe))
 
 
-def bias_observer(pipeline_cfg: Any, stats: Stats) -> Callable[[Document, str | None], None] | None:
-    """With ``pipeline.bias.enabled``: count term groups of each document as it leaves the stages."""
+def bias_observer(pipeline_cfg: Any, stats: Stats, after_dedup: bool = False
+                  ) -> Callable[[Document, str | None], None] | None:
+    """With ``pipeline.bias.enabled``: count term groups of each document as it leaves the stages.
+    ``after_dedup``: the pack phase, where the only stage is the whole-run dedup: a removed duplicate
+    moves from kept (counted by the filter phase) to rejected."""
     if not pipeline_cfg.bias.enabled:
         return None
     from data_prep.stages.bias import BiasCounter
@@ -146,7 +149,11 @@ def bias_observer(pipeline_cfg: Any, stats: Stats) -> Callable[[Document, str | 
                           lambda code: words_for_language(code, pipeline_cfg))
 
     def observe(doc: Document, rejected_by: str | None) -> None:
-        if rejected_by not in ("clean", "lang_id"):  # other languages / empty text: not this corpus' text
+        if after_dedup:
+            if rejected_by is not None:
+                counter.observe(doc, True, stats, sign=-1)
+                counter.observe(doc, False, stats)
+        elif rejected_by not in ("clean", "lang_id"):  # other languages / empty text: not this corpus' text
             counter.observe(doc, rejected_by is None, stats)
 
     return observe

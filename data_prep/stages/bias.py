@@ -27,7 +27,9 @@ class BiasCounter:
                            for lang, by_group in groups.items()}
         self.words_for = words_for
 
-    def observe(self, doc: Document, kept: bool, stats: Stats) -> None:
+    def observe(self, doc: Document, kept: bool, stats: Stats, sign: int = 1) -> None:
+        """Count ``doc``'s mentions on its side; ``sign=-1`` takes back an earlier count (a document kept
+        by the filters and then removed by the whole-run dedup moves from kept to rejected)."""
         language = doc.meta.get("language", self.default_language)
         term_group = self.term_group.get(language)
         if not term_group:
@@ -36,8 +38,8 @@ class BiasCounter:
         side = "kept" if kept else "rejected"
         mentions = Counter(term_group[w] for w in map(str.lower, words) if w in term_group)
         for group, n in mentions.items():
-            stats.count(f"bias/{language}/{group}/{side}", n)
-        stats.count(f"bias/{language}/words/{side}", len(words))
+            stats.count(f"bias/{language}/{group}/{side}", sign * n)
+        stats.count(f"bias/{language}/words/{side}", sign * len(words))
 
 
 def bias_table(counters: Mapping[str, int]) -> dict[str, dict[str, dict[str, float]]]:
