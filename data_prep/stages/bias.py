@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 
 from data_prep.document import Document, Stats
+from data_prep.stages.filters.textview import view
 
 
 class BiasCounter:
@@ -34,7 +35,7 @@ class BiasCounter:
         term_group = self.term_group.get(language)
         if not term_group:
             return
-        words = self.words_for(language)(doc.text)
+        words = view(doc.text, self.words_for(language)).words  # often already split by the last stage
         side = "kept" if kept else "rejected"
         mentions = Counter(term_group[w] for w in map(str.lower, words) if w in term_group)
         for group, n in mentions.items():
