@@ -59,14 +59,18 @@ def _barh(values: Mapping[str, float], title: str, xlabel: str, out_dir: str, na
 
 
 def _bias_plot(bias: Mapping[str, Mapping[str, Mapping[str, float]]], out_dir: str) -> str | None:
-    """Bars per language/group: mentions in rejected text / all mentions (equal bars: no group is removed
-    more than another), annotated with the kept mentions per 10k words."""
+    """Bars per language/group: mentions in rejected text / all mentions, against a tick for the share of
+    all the language's words that was rejected (a bar well past its tick: that group's text is removed
+    more than text overall); annotated with the kept mentions per 10k words."""
     rows = [(f"{lang}/{group}", row) for lang, groups in sorted(bias.items()) for group, row in sorted(groups.items())]
     if not rows:
         return None
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(FIGURE_SIZE[0], max(1.6, 0.35 * len(rows) + 1)))
-    ax.barh([name for name, _ in rows], [row["rejected_share"] for _, row in rows])
+    fig, ax = plt.subplots(figsize=(FIGURE_SIZE[0], max(2.2, 0.35 * len(rows) + 1.6)))
+    ax.barh([name for name, _ in rows], [row["rejected_share"] for _, row in rows], label="group's mentions")
+    ax.scatter([row.get("words_rejected_share", 0.0) for _, row in rows], range(len(rows)), marker="|", s=400,
+               color="black", label="all words of the language", zorder=3)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=2, frameon=False)
     for i, (_, row) in enumerate(rows):
         ax.annotate(f" kept {row['kept']} ({row['per_10k_words_kept']:.1f}/10k words)",
                     (row["rejected_share"], i), va="center", fontsize=7)

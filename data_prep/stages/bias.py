@@ -44,7 +44,9 @@ class BiasCounter:
 
 
 def bias_table(counters: Mapping[str, int]) -> dict[str, dict[str, dict[str, float]]]:
-    """language -> group -> {kept, rejected, rejected_share, per_10k_words_kept, per_10k_words_rejected}."""
+    """language -> group -> {kept, rejected, rejected_share, per_10k_words_kept, per_10k_words_rejected,
+    words_rejected_share}; the last is the share of all the language's words in rejected text, the baseline
+    a group's ``rejected_share`` is to be compared with."""
     table: dict[str, dict[str, dict[str, float]]] = {}
     for key, n in counters.items():
         parts = key.split("/")
@@ -54,7 +56,9 @@ def bias_table(counters: Mapping[str, int]) -> dict[str, dict[str, dict[str, flo
         table.setdefault(language, {}).setdefault(group, {"kept": 0, "rejected": 0})[side] = n
     for groups in table.values():
         words = groups.pop("words", {"kept": 0, "rejected": 0})
+        all_words = words["kept"] + words["rejected"]
         for row in groups.values():
+            row["words_rejected_share"] = words["rejected"] / all_words if all_words else 0.0
             total = row["kept"] + row["rejected"]
             row["rejected_share"] = row["rejected"] / total if total else 0.0
             for side in ("kept", "rejected"):
