@@ -102,3 +102,17 @@ def test_bad_language_settings_are_one_error_line(tmp_path, override, key):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and key in errors[0], proc.stderr
+
+
+def test_common_crawl_preset_reads_a_local_mirror(tmp_path):
+    crawl = "CC-MAIN-2024-10"
+    rel = f"crawl-data/{crawl}/segments/1/warc/part-0.warc.gz"
+    (tmp_path / "mirror" / rel).parent.mkdir(parents=True)
+    write_warc(str(tmp_path / "mirror" / rel), [HttpPage(f"https://zh.example/{i}", html("新闻", p).encode())
+                                                 for i, p in enumerate(zh.PROSE)])
+    (tmp_path / "warc.paths").write_text(rel + "\n", encoding="utf-8")
+    manifest = prepare([f"out_dir={tmp_path / 'out'}", "source=common_crawl", f"source.paths_file={tmp_path / 'warc.paths'}",
+                        f"source.base_url={tmp_path / 'mirror'}", "pipeline=web_zh", "pipeline.dedup.near=false",
+                        "tokenizer.vocab_size=400", "tokenizer.min_frequency=1", "seq_len=32", "progress=false"])
+    assert manifest.stats["docs_written"] == 3
+    assert manifest.provenance["docs_by_license"] == {"CC-TOU": 3}
