@@ -140,3 +140,42 @@ def read_shape(folder: str) -> HfShape:
 def family_for(args: ModelArgs) -> str:
     """The HF family an export of ``args`` is written as: q/k/v biases need Qwen2, the rest is Llama."""
     return "qwen2" if args.qkv_bias else "llama"
+
+
+def to_hf_config(args: ModelArgs, bos_id: int | None, eos_id: int | None, dtype: str) -> dict[str, Any]:
+    """config.json for ``args``: Llama, or Qwen2 when the q/k/v projections have biases.
+
+    ``shape_from_config`` reads it back to the same ``args`` (the export -> init round trip).
+    """
+    family = family_for(args)
+    theta = float(args.rope_theta)
+    config: dict[str, Any] = {
+        "architectures": [ARCHITECTURES[family]],
+        "model_type": family,
+        "vocab_size": args.vocab_size,
+        "hidden_size": args.dim,
+        "intermediate_size": args.ffn_dim,
+        "num_hidden_layers": args.n_layers,
+        "num_attention_heads": args.n_heads,
+        "num_key_value_heads": args.n_kv_heads,
+        "head_dim": args.head_dim,
+        "hidden_act": "silu",
+        "max_position_embeddings": args.max_seq_len,
+        "rms_norm_eps": args.norm_eps,
+        # transformers < 5 reads rope_theta; >= 5 reads rope_parameters. Same value, both written.
+        "rope_theta": theta,
+        "rope_parameters": {"rope_type": "default", "rope_theta": theta},
+        "tie_word_embeddings": args.tie_embeddings,
+        "attention_dropout": 0.0,
+        "initializer_range": args.init_std,
+        "bos_token_id": bos_id,
+        "eos_token_id": eos_id,
+        "pad_token_id": None,
+        "use_cache": True,
+        "torch_dtype": dtype,
+    }
+    if family == "qwen2":
+        config.update(use_sliding_window=False, sliding_window=None, max_window_layers=args.n_layers)
+    else:
+        config.update(attention_bias=False, mlp_bias=False)
+    return config

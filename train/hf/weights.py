@@ -49,14 +49,14 @@ def weight_files(folder: str) -> list[str]:
 
 def iter_hf_tensors(folder: str) -> Iterator[tuple[str, torch.Tensor]]:
     """(HF name, tensor) for every tensor of the folder, read lazily from the safetensors files."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     for path in weight_files(folder):
         try:
             with safe_open(path, framework="pt", device="cpu") as fh:
                 for name in fh.keys():  # noqa: SIM118 - safe_open is not a mapping
                     yield name, fh.get_tensor(name)
-        except (OSError, ValueError, RuntimeError) as exc:
+        except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
             raise UserError(f"{path}: cannot read it as safetensors: {exc}") from exc
 
 
