@@ -11,8 +11,9 @@ import logging
 import os
 import re
 
-from openpretrain.errors import UserError
+from openpretrain.errors import ConfigError, UserError
 from train.hf.config import CONFIG_NAME, HfShape, read_shape
+from train.hf.tokenizer import check_data_tokenizer
 from train.hf.weights import INDEX_FILE, SINGLE_FILE, load_hf_weights
 from train.model import ModelArgs, Transformer
 
@@ -67,3 +68,25 @@ def load_pretrained(folder: str, resize_vocab_to: int | None = None) -> Transfor
     model = Transformer(args)
     load_hf_weights(model, folder)
     return model
+
+
+def init_model_args(init_from: str, resize_vocab_to: int | None, data_tokenizer: str, seq_len: int) -> ModelArgs:
+    """Training's model shape under ``model.init_from``: the HF config's, checked against the data first.
+
+    Reads config.json and the two tokenizer files only, so a mismatch is refused before any weights load.
+    """
+    folder = resolve_folder(init_from)
+    shape = read_shape(folder)
+    check_data_tokenizer(data_tokenizer, folder, shape.args.vocab_size, resize_vocab_to)
+    args = init_args(shape, resize_vocab_to)
+    if seq_len > args.max_seq_len:
+        raise ConfigError("seq_len", f"{seq_len} exceeds the init model's context of {args.max_seq_len} tokens "
+                          f"({folder}/{CONFIG_NAME})")
+    return args
+
+
+def load_init_weights(model: Transformer, init_from: str) -> str:
+    """Step 0: copy the HF weights into the freshly built model (before DeepSpeed wraps it). Returns the folder."""
+    folder = resolve_folder(init_from)
+    load_hf_weights(model, folder)
+    return folder
