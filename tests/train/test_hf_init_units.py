@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from openpretrain.errors import UserError
+from openpretrain.hf_folder import special_id
 from tests.train.hf_models import VOCAB, hf_config, save_hf_model, word_tokenizer
 from train.hf.config import shape_from_config
 from train.hf.pretrained import load_pretrained, resolve_folder
-from train.hf.tokenizer import check_data_tokenizer, special_id
+from train.hf.tokenizer import check_data_tokenizer
 from train.hf.weights import iter_hf_tensors
 
 
