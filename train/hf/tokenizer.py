@@ -17,6 +17,7 @@ from openpretrain.hf_folder import TOKENIZER_FILE, folder_tokenizer, load_tokeni
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class VocabCheck:
     """How the data's tokenizer relates to the init model's."""
