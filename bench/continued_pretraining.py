@@ -68,11 +68,12 @@ def main() -> None:
     common = ["seq_len=128", "micro_batch_size=8", "log_every=5", "eval_batches=4", "logger.mode=offline",
               f"deepspeed={args.deepspeed}"]
 
-    print("1. base model: from scratch, then exported to a Hugging Face folder", file=sys.stderr)
-    run("-m", "data_prep", f"out_dir={base_data}", "seq_len=128", "tokenizer.vocab_size=4096", "progress=false")
-    train(args.nproc, f"data.path={base_data}", f"run_dir={work}/base", f"max_steps={args.base_steps}",
-          f"eval_every={args.base_steps}", f"checkpoint_every={args.base_steps}", *common)
-    run("-m", "train.export", f"checkpoint={work}/base", f"out={hf}", "overwrite=true")
+    if not os.path.isdir(hf):  # a rerun reuses the base model
+        print("1. base model: from scratch, then exported to a Hugging Face folder", file=sys.stderr)
+        run("-m", "data_prep", f"out_dir={base_data}", "seq_len=128", "tokenizer.vocab_size=4096", "progress=false")
+        train(args.nproc, f"data.path={base_data}", f"run_dir={work}/base", f"max_steps={args.base_steps}",
+              f"eval_every={args.base_steps}", f"checkpoint_every={args.base_steps}", *common)
+        run("-m", "train.export", f"checkpoint={work}/base", f"out={hf}")
 
     print("2. the corpus tokenized with the HF folder's own tokenizer", file=sys.stderr)
     run("-m", "data_prep", f"out_dir={data}", "seq_len=128", "tokenizer=hf", f"tokenizer.path={hf}",
