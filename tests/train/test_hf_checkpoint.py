@@ -21,6 +21,9 @@ from train.generate import prompt_ids
 from train.generate import run as generate
 from train.load import load_run
 
+# prepared_dir runs data_prep in a subprocess; the last test also trains.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def qwen2_folder(prepared_dir, tmp_path):
@@ -65,7 +68,6 @@ def test_hf_folder_errors_are_one_line(qwen2_folder, tmp_path):
         load_run(str(qwen2_folder))
 
 
-@pytest.mark.slow
 @pytest.mark.integration  # real DeepSpeed run (python -m train)
 def test_an_export_evaluates_like_its_run(trained_run, tmp_path):  # noqa: F811
     """Export -> checkpoint=EXPORT: the same val loss as checkpoint=RUN (the folder comes back in)."""
