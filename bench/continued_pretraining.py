@@ -91,15 +91,23 @@ def main() -> None:
     continued_s = time.perf_counter() - started
     train(args.nproc, f"data.path={data}", f"run_dir={work}/scratch", *schedule)
 
-    base, cont, scratch = curve(f"{work}/base"), curve(f"{work}/continued"), curve(f"{work}/scratch")
+    report(args, work, data, evaluated, continued_s)
+
+def print_curves(base: dict, cont: dict, scratch: dict, base_steps: int) -> None:
     print(f"\n{'step':>5} {'scratch loss':>13} {'continued loss':>15}   (base ended at "
-          f"{base[args.base_steps]['loss']:.4f}, val {base[args.base_steps].get('val_loss', float('nan')):.4f})")
+          f"{base[base_steps]['loss']:.4f}, val {base[base_steps].get('val_loss', float('nan')):.4f})")
     for step in sorted(set(cont) | set(scratch)):
         row = [scratch.get(step, {}).get("loss"), cont.get(step, {}).get("loss")]
         vals = [scratch.get(step, {}).get("val_loss"), cont.get(step, {}).get("val_loss")]
         text = " ".join(f"{v:>13.4f}" if v is not None else f"{'':>13}" for v in row)
         extra = f"   val {vals[0]:.4f} / {vals[1]:.4f}" if None not in vals else ""
         print(f"{step:>5} {text}{extra}")
+
+
+def report(args: argparse.Namespace, work: str, data: str, evaluated: dict, continued_s: float) -> None:
+    """The two curves side by side, and one JSON summary line (also WORK/summary.json)."""
+    base, cont, scratch = curve(f"{work}/base"), curve(f"{work}/continued"), curve(f"{work}/scratch")
+    print_curves(base, cont, scratch, args.base_steps)
     last = max(cont)
     summary = {
         "base_steps": args.base_steps, "steps": args.steps, "ranks": args.nproc, "deepspeed": args.deepspeed,
