@@ -53,7 +53,7 @@ class Step(str, Enum):
 class TokenizerKind(str, Enum):
     train_bpe = "train_bpe"  # train a byte-level BPE on (a sample of) the corpus
     file = "file"  # load an existing tokenizer.json
-    hf = "hf"  # load a Hugging Face tokenizer by name (needs the hub or a local cache)
+    hf = "hf"  # a Hugging Face model's tokenizer: path=HF_DIR (local folder) or name=ORG/NAME (hub or cache)
 
 
 @dataclass
@@ -120,7 +120,7 @@ class TokenizerConfig:
     path: str | None = MISSING
     name: str | None = MISSING
     train_docs: int = MISSING
-    eos_token: str = MISSING
+    eos_token: str | None = MISSING  # None only with kind=hf: the model's own EOS
     bos_token: str | None = MISSING
     min_frequency: int = MISSING
 
@@ -179,7 +179,10 @@ def validate(cfg: PrepConfig) -> None:
     if tok.kind == TokenizerKind.file:
         require(bool(tok.path), "tokenizer.path", "must be set when tokenizer.kind=file")
     if tok.kind == TokenizerKind.hf:
-        require(bool(tok.name), "tokenizer.name", "must be set when tokenizer.kind=hf")
+        require(bool(tok.path) != bool(tok.name), "tokenizer.path",
+                "kind=hf needs exactly one of tokenizer.path=HF_DIR (a local model folder) or tokenizer.name=ORG/NAME")
+    else:
+        require(bool(tok.eos_token), "tokenizer.eos_token", f"must be set when tokenizer.kind={tok.kind.value}")
     src = cfg.source
     if src.kind == SourceKind.local:
         require(bool(src.paths), "source.paths", "must list at least one file or glob when source.kind=local")
