@@ -15,6 +15,8 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from data_prep.stages.filters.config import (
+    BadWordsConfig,
+    BiasConfig,
     BlocklistConfig,
     C4Config,
     DecontamConfig,
@@ -24,16 +26,21 @@ from data_prep.stages.filters.config import (
     GopherRepetitionConfig,
     LangIdConfig,
     PiiConfig,
+    ScriptConfig,
     validate_filters,
 )
 from openpretrain.errors import require
 from openpretrain.special_tokens import OBJECTIVE_TOKENS
+
+TXT_MODES = ("file", "paragraphs", "lines")  # source.txt_mode: one document per file / paragraph / line
 
 
 class SourceKind(str, Enum):
     python_stdlib = "python_stdlib"
     local = "local"
     hf = "hf"
+    common_crawl = "common_crawl"
+    mix = "mix"
 
 
 class Step(str, Enum):
@@ -47,7 +54,7 @@ class Step(str, Enum):
 class TokenizerKind(str, Enum):
     train_bpe = "train_bpe"  # train a byte-level BPE on (a sample of) the corpus
     file = "file"  # load an existing tokenizer.json
-    hf = "hf"  # load a Hugging Face tokenizer by name (needs the hub or a local cache)
+    hf = "hf"  # a Hugging Face model's tokenizer: path=HF_DIR (local folder) or name=ORG/NAME (hub or cache)
 
 
 @dataclass
@@ -60,6 +67,16 @@ class SourceConfig:
     text_field: str = MISSING
     id_field: str | None = MISSING
     url_field: str | None = MISSING
+    text_format: str = MISSING  # text | html (the text field holds HTML pages: main text is extracted)
+    txt_mode: str = MISSING  # file | paragraphs | lines
+    max_record_bytes: int = MISSING  # WARC payloads above this are counted rejections, never parsed
+    # common_crawl: the crawl's files over HTTPS (or a local mirror)
+    crawl: str | None = MISSING
+    paths_file: str | None = MISSING
+    max_files: int | None = MISSING
+    base_url: str = MISSING
+    # mix: entries {source: PRESET, pipeline: PRESET, any source.* key} (data_prep/sources/mix.py)
+    sources: list[Any] = MISSING
     # hf: datasets.load_dataset(hub_id, hub_config, split=split, streaming=True)
     hub_id: str | None = MISSING
     hub_config: str | None = MISSING
@@ -78,9 +95,14 @@ class PipelineConfig:
     normalize: str = MISSING
     min_chars: int = MISSING
     max_chars: int = MISSING
+    language: str = MISSING  # ISO 639-1 code of the text this pipeline is for
+    segmenter: str = MISSING  # rules | jieba: how every word-based stage splits words
+    terminal_punctuation_extra: list[str] = MISSING
     # Filtering stages (data_prep/stages/filters), run in this order after cleaning; all off unless enabled.
     lang_id: LangIdConfig = field(default_factory=LangIdConfig)
+    script: ScriptConfig = field(default_factory=ScriptConfig)
     blocklist: BlocklistConfig = field(default_factory=BlocklistConfig)
+    bad_words: BadWordsConfig = field(default_factory=BadWordsConfig)
     gopher_repetition: GopherRepetitionConfig = field(default_factory=GopherRepetitionConfig)
     gopher_quality: GopherQualityConfig = field(default_factory=GopherQualityConfig)
     c4: C4Config = field(default_factory=C4Config)
@@ -88,6 +110,8 @@ class PipelineConfig:
     decontam: DecontamConfig = field(default_factory=DecontamConfig)
     pii: PiiConfig = field(default_factory=PiiConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)  # whole-run exact / near dedup (data_prep/dedup)
+    bias: BiasConfig = field(default_factory=BiasConfig)  # term-group counts in kept vs rejected text
+    routes: dict[str, Any] = MISSING  # language -> pipeline section for documents in that language
 
 
 @dataclass
@@ -97,7 +121,7 @@ class TokenizerConfig:
     path: str | None = MISSING
     name: str | None = MISSING
     train_docs: int = MISSING
-    eos_token: str = MISSING
+    eos_token: str | None = MISSING  # None only with kind=hf: the model's own EOS
     bos_token: str | None = MISSING
     min_frequency: int = MISSING
     objective_tokens: list[str] = MISSING  # special tokens of these objectives (fim, mlm) appended
@@ -160,10 +184,22 @@ def validate(cfg: PrepConfig) -> None:
     if tok.kind == TokenizerKind.file:
         require(bool(tok.path), "tokenizer.path", "must be set when tokenizer.kind=file")
     if tok.kind == TokenizerKind.hf:
-        require(bool(tok.name), "tokenizer.name", "must be set when tokenizer.kind=hf")
+        require(bool(tok.path) != bool(tok.name), "tokenizer.path",
+                "kind=hf needs exactly one of tokenizer.path=HF_DIR (a local model folder) or tokenizer.name=ORG/NAME")
+    else:
+        require(bool(tok.eos_token), "tokenizer.eos_token", f"must be set when tokenizer.kind={tok.kind.value}")
     src = cfg.source
     if src.kind == SourceKind.local:
         require(bool(src.paths), "source.paths", "must list at least one file or glob when source.kind=local")
+    require(src.text_format in ("text", "html"), "source.text_format",
+            f"must be one of text, html; got {src.text_format!r}")
+    require(src.txt_mode in TXT_MODES, "source.txt_mode", f"must be one of {', '.join(TXT_MODES)}; got {src.txt_mode!r}")
+    require(src.max_record_bytes >= 1, "source.max_record_bytes", f"must be >= 1, got {src.max_record_bytes}")
+    if src.kind == SourceKind.common_crawl:
+        require(bool(src.crawl), "source.crawl", "must name the crawl, e.g. CC-MAIN-2024-10")
+        require(bool(src.paths or src.paths_file), "source.paths",
+                "list the crawl's files (source.paths) or a warc.paths / wet.paths listing (source.paths_file)")
+        require(src.max_files is None or src.max_files >= 1, "source.max_files", f"must be >= 1 or null, got {src.max_files}")
     require(src.max_retries >= 0, "source.max_retries", f"must be >= 0, got {src.max_retries}")
     if src.kind == SourceKind.hf:
         require(bool(src.hub_id), "source.hub_id", "must be set when source.kind=hf (e.g. HuggingFaceFW/fineweb-edu)")

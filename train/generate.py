@@ -1,4 +1,4 @@
-"""``python -m train.generate checkpoint=RUN_DIR prompt="..." [max_new_tokens= temperature= top_k= top_p= seed=]``
+"""``python -m train.generate checkpoint=RUN_DIR|HF_DIR prompt="..." [max_new_tokens= temperature= top_k= top_p= seed=]``
 ``python -m train.generate checkpoint=RUN_DIR mode=infill prefix="..." suffix="..."`` (a FIM-trained run)
 
 Samples continuations with the KV cache of ``train.model`` (the prompt is processed once, then one token
@@ -29,7 +29,7 @@ class GenerateMode(str, Enum):
 
 @dataclass
 class GenerateConfig:
-    checkpoint: str = MISSING  # a run dir (newest complete checkpoint) or run_dir/checkpoints/step_N
+    checkpoint: str = MISSING  # a run dir (newest complete checkpoint), run_dir/checkpoints/step_N, or an HF folder
     mode: GenerateMode = MISSING
     prefix: str = MISSING  # mode=infill
     suffix: str = MISSING  # mode=infill
@@ -147,11 +147,10 @@ def prompt_ids(tokenizer, text: str) -> list[int]:
 def run(cfg: GenerateConfig) -> list[dict]:
     import torch
 
-    from train.load import load_run, open_checkpoint
-    from train.objectives.build import trained_objective
+    from train.load import load_run
 
-    trained = trained_objective(open_checkpoint(cfg.checkpoint).cfg)  # refuse before the slow weight load
-    if cfg.mode == GenerateMode.infill:
+    trained = _trained_objective(cfg.checkpoint)  # refuse before the slow weight load
+    if cfg.mode == GenerateMode.infill and trained is not None:
         from train.infill import require_fim
 
         require_fim({"objective": {"name": trained}}, cfg.checkpoint)
@@ -171,6 +170,20 @@ def run(cfg: GenerateConfig) -> list[dict]:
         {"prompt": cfg.prompt, "completion": tok.tokenizer.decode(ids, skip_special_tokens=True), "tokens": ids}
         for ids in samples
     ]
+
+
+def _trained_objective(checkpoint: str) -> str | None:
+    """The run's objective; None for a Hugging Face folder (for mode=infill its tokenizer must then hold the
+    FIM sentinels, which an export of an objective=fim run does)."""
+    import os
+
+    from train.hf.pretrained import is_hf_folder
+    from train.load import open_checkpoint
+    from train.objectives.build import trained_objective
+
+    if os.path.isdir(checkpoint) and is_hf_folder(checkpoint):
+        return None
+    return trained_objective(open_checkpoint(checkpoint).cfg)
 
 
 def _infill(cfg: GenerateConfig, loaded, sampling: Sampling) -> list[dict]:

@@ -12,6 +12,7 @@ from data_prep.config import PrepConfig
 from data_prep.document import Stats
 from data_prep.output.accounting import Provenance
 from data_prep.output.tokenizer import tokenizer_info
+from data_prep.stages.bias import bias_table
 from openpretrain.errors import UserError
 from openpretrain.manifest import FORMAT_VERSION, TOKENIZER_NAME, Manifest, ShardInfo, token_dtype_for
 
@@ -28,6 +29,9 @@ def merged_stats(results: list[dict[str, Any]], provenance: Provenance, shards: 
         "tokens_written": sum(s.tokens for s in shards),
         "tasks": [{"task_id": r["task_id"], **r["stats"]} for r in results],
     })
+    bias = bias_table(stats["counters"])
+    if bias:
+        stats["bias"] = bias  # language -> group -> mentions kept / rejected and the share rejected
     return stats
 
 

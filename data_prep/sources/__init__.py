@@ -1,4 +1,5 @@
-"""Input sources: the embedded stdlib corpus, local files, Hugging Face streaming datasets.
+"""Input sources: the embedded stdlib corpus, local files (incl. WARC / WET), Hugging Face streaming
+datasets, Common Crawl over HTTPS.
 
 ``build_source`` returns this task's share of the input as a resumable stream of ``RawRecord``;
 ``to_documents`` turns records into Documents, counting unreadable ones as ``source/<reason>``.
@@ -12,7 +13,8 @@ from data_prep.config import SourceConfig, SourceKind
 from data_prep.document import Document, Stats
 from data_prep.sources.base import SOURCE_STAGE, RawRecord, ShareByPosition, Source
 from data_prep.sources.hf import HFSource
-from data_prep.sources.local import FieldSpec, iter_local_file, resolve_paths
+from data_prep.sources.local import FieldSpec, ReadOptions, iter_local_file, resolve_paths
+from data_prep.sources.mix import LICENSE_KEY, SOURCE_KEY, SYNTHETIC_KEY, MixSource, mix_entries
 from data_prep.sources.stdlib import iter_stdlib
 
 __all__ = ["RawRecord", "Source", "build_source", "check_source", "to_documents"]
@@ -34,11 +36,13 @@ class LocalSource(ShareByPosition):
         by_file = num_tasks > 1 and len(files) >= num_tasks
         super().__init__(cfg.name, 0 if by_file else task_id, 1 if by_file else num_tasks)
         self.files = files[task_id::num_tasks] if by_file else files
-        self.fields = FieldSpec(cfg.name, cfg.text_field, cfg.id_field, cfg.url_field)
+        self.fields = FieldSpec(cfg.name, cfg.text_field, cfg.id_field, cfg.url_field,
+                                html=cfg.text_format == "html")
+        self.options = ReadOptions(txt_mode=cfg.txt_mode, max_record_bytes=cfg.max_record_bytes)
 
     def all_records(self) -> Iterator[RawRecord]:
         for path in self.files:
-            yield from iter_local_file(path, self.fields)
+            yield from iter_local_file(path, self.fields, self.options)
 
 
 def build_source(cfg: SourceConfig, task_id: int = 0, num_tasks: int = 1) -> Source:
@@ -46,6 +50,12 @@ def build_source(cfg: SourceConfig, task_id: int = 0, num_tasks: int = 1) -> Sou
         return StdlibSource(cfg.name, task_id, num_tasks)
     if cfg.kind == SourceKind.local:
         return LocalSource(cfg, task_id, num_tasks)
+    if cfg.kind == SourceKind.common_crawl:
+        from data_prep.sources.common_crawl import CommonCrawlSource
+
+        return CommonCrawlSource(cfg, task_id, num_tasks)
+    if cfg.kind == SourceKind.mix:
+        return MixSource(cfg, task_id, num_tasks)
     return HFSource(cfg, task_id, num_tasks)
 
 
@@ -53,6 +63,13 @@ def check_source(cfg: SourceConfig) -> None:
     """Fail at start (one line) on inputs that cannot work: missing files, empty globs."""
     if cfg.kind == SourceKind.local:
         resolve_paths(list(cfg.paths))
+    if cfg.kind == SourceKind.common_crawl:
+        from data_prep.sources.common_crawl import crawl_file_list
+
+        crawl_file_list(cfg)
+    if cfg.kind == SourceKind.mix:
+        for entry in mix_entries(cfg):
+            check_source(entry.source)
 
 
 def to_documents(records: Iterable[RawRecord], cfg: SourceConfig, stats: Stats,
@@ -71,8 +88,10 @@ def to_documents(records: Iterable[RawRecord], cfg: SourceConfig, stats: Stats,
             if on_reject is not None:
                 on_reject(_printable(record.id), f"{SOURCE_STAGE}/{error}")
             continue
-        yield Document(id=record.id, text=record.text or "", source=cfg.name, license=cfg.license,
-                       url=record.url, synthetic=cfg.synthetic)
+        meta = dict(record.meta)
+        yield Document(id=record.id, text=record.text or "", source=meta.pop(SOURCE_KEY, cfg.name),
+                       license=meta.pop(LICENSE_KEY, cfg.license), url=record.url,
+                       synthetic=meta.pop(SYNTHETIC_KEY, cfg.synthetic), meta=meta)
 
 
 def _encodable(record: RawRecord) -> bool:

@@ -9,7 +9,7 @@ model checkpoint to score perplexity, a classifier to train) that should not be 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from data_prep.document import Document, Stats
 
@@ -34,14 +34,23 @@ def setup_stages(stages: Sequence[Stage]) -> list[Stage]:
     return list(stages)
 
 
-def run_stages(docs: Iterable[Document], stages: Sequence[Stage], stats: Stats) -> Iterator[Document]:
-    """Chain per-document stages lazily; every rejection is counted as ``stage/reason``."""
+def run_stages(docs: Iterable[Document], stages: Sequence[Stage], stats: Stats,
+               observe: Callable[[Document, str | None], None] | None = None) -> Iterator[Document]:
+    """Chain per-document stages lazily; every rejection is counted as ``stage/reason``.
+
+    ``observe(doc, rejecting stage name or None)`` sees each document as it leaves: the kept document, or
+    the last version of a rejected one (bias statistics)."""
     for doc in docs:
         current: Document | str = doc
         for stage in stages:
-            current = stage.process(current, stats)
-            if isinstance(current, str):
-                stats.reject(stage.name, current)
+            result = stage.process(current, stats)
+            if isinstance(result, str):
+                stats.reject(stage.name, result)
+                if observe is not None:
+                    observe(current, stage.name)
                 break
+            current = result
         else:
+            if observe is not None:
+                observe(current, None)
             yield current
