@@ -1,4 +1,4 @@
-"""Input sources: the embedded stdlib corpus, local files, Hugging Face streaming datasets.
+"""Input sources: the embedded stdlib corpus, local files, Hugging Face streaming datasets, generated text.
 
 ``build_source`` returns this task's share of the input as a resumable stream of ``RawRecord``;
 ``to_documents`` turns records into Documents, counting unreadable ones as ``source/<reason>``.
@@ -41,11 +41,18 @@ class LocalSource(ShareByPosition):
             yield from iter_local_file(path, self.fields)
 
 
-def build_source(cfg: SourceConfig, task_id: int = 0, num_tasks: int = 1) -> Source:
+def build_source(cfg: SourceConfig, task_id: int = 0, num_tasks: int = 1, out_dir: str | None = None) -> Source:
+    """``out_dir``: where a synthetic source's generated documents live (OUT/generated)."""
     if cfg.kind == SourceKind.python_stdlib:
         return StdlibSource(cfg.name, task_id, num_tasks)
     if cfg.kind == SourceKind.local:
         return LocalSource(cfg, task_id, num_tasks)
+    if cfg.kind == SourceKind.synthetic:
+        from data_prep.sources.synthetic import SyntheticSource
+
+        if out_dir is None:
+            raise ValueError("the synthetic source reads the documents generated under out_dir")
+        return SyntheticSource(cfg, out_dir, task_id, num_tasks)
     return HFSource(cfg, task_id, num_tasks)
 
 
@@ -72,7 +79,7 @@ def to_documents(records: Iterable[RawRecord], cfg: SourceConfig, stats: Stats,
                 on_reject(_printable(record.id), f"{SOURCE_STAGE}/{error}")
             continue
         yield Document(id=record.id, text=record.text or "", source=cfg.name, license=cfg.license,
-                       url=record.url, synthetic=cfg.synthetic)
+                       url=record.url, synthetic=cfg.synthetic, meta=dict(record.meta or {}))
 
 
 def _encodable(record: RawRecord) -> bool:

@@ -17,6 +17,7 @@ class RawRecord:
     text: str | bytes | None = None  # bytes when the input was not valid UTF-8
     url: str | None = None
     error: str | None = None
+    meta: dict[str, Any] | None = None  # becomes Document.meta (e.g. a generated document's provenance)
 
 
 class Source(Protocol):

@@ -2,8 +2,12 @@
 
 ``build_stages(pipeline_cfg)`` returns the enabled per-document stages in their fixed order:
 
-    lang_id -> blocklist -> gopher_repetition -> gopher_quality -> c4 -> fineweb -> decontam -> pii
+    lang_id -> blocklist -> gopher_repetition -> gopher_quality -> c4 -> fineweb -> decontam
+    -> dedup_real -> ppl -> discriminator -> pii
     [-> dedup, when the ids removed by the whole-run dedup step are passed in]
+
+dedup_real, ppl and discriminator judge generated text against the real corpus (stages/synthetic/,
+conf/pipeline/synthetic.yaml); they need the whole PrepConfig (the real dataset, the work dir).
 
 Cheap, decisive stages run first; C4 rewrites the text (drops lines) before FineWeb looks at it (as in
 the FineWeb pipeline); decontamination sees the text before PII placeholders change it; PII scrubbing
@@ -25,7 +29,7 @@ from data_prep.stages.clean import CleanStage
 __all__ = ["Stage", "build_doc_stages", "build_stages", "filter_records", "run_stages"]
 
 
-def _ordered() -> list[tuple[str, Callable[[Any], Stage]]]:
+def _ordered() -> list[tuple[str, Callable[[Any, Any], Stage]]]:
     """(pipeline config key, stage class) in run order; imported here so a config check stays cheap."""
     from data_prep.stages.decontam import Decontaminator
     from data_prep.stages.filters.blocklist import BlocklistFilter
@@ -35,21 +39,31 @@ def _ordered() -> list[tuple[str, Callable[[Any], Stage]]]:
     from data_prep.stages.filters.gopher_repetition import GopherRepetitionFilter
     from data_prep.stages.filters.langid import LangIdFilter
     from data_prep.stages.filters.pii import PiiScrubber
+    from data_prep.stages.synthetic.dedup_real import RealDedupStage
+    from data_prep.stages.synthetic.discriminator import DiscriminatorStage
+    from data_prep.stages.synthetic.ppl_band import PerplexityBandStage
+
+    def section_only(cls: Callable[[Any], Stage]) -> Callable[[Any, Any], Stage]:
+        return lambda section, prep_cfg: cls(section)
 
     return [
-        ("lang_id", LangIdFilter), ("blocklist", BlocklistFilter), ("gopher_repetition", GopherRepetitionFilter),
-        ("gopher_quality", GopherQualityFilter), ("c4", C4Filter), ("fineweb", FineWebFilter),
-        ("decontam", Decontaminator), ("pii", PiiScrubber),
+        ("lang_id", section_only(LangIdFilter)), ("blocklist", section_only(BlocklistFilter)),
+        ("gopher_repetition", section_only(GopherRepetitionFilter)),
+        ("gopher_quality", section_only(GopherQualityFilter)), ("c4", section_only(C4Filter)),
+        ("fineweb", section_only(FineWebFilter)), ("decontam", section_only(Decontaminator)),
+        ("dedup_real", RealDedupStage), ("ppl", PerplexityBandStage), ("discriminator", DiscriminatorStage),
+        ("pii", section_only(PiiScrubber)),
     ]
 
 
-def build_stages(pipeline_cfg: Any, removed: Mapping[str, str] | None = None) -> list[Stage]:
-    """The enabled stages of ``pipeline_cfg`` (a PipelineConfig); ``removed``: dedup decisions (id -> reason)."""
+def build_stages(pipeline_cfg: Any, removed: Mapping[str, str] | None = None, prep_cfg: Any = None) -> list[Stage]:
+    """The enabled stages of ``pipeline_cfg`` (a PipelineConfig); ``removed``: dedup decisions (id -> reason);
+    ``prep_cfg``: the whole PrepConfig, which the synthetic-data stages need."""
     stages: list[Stage] = []
     for key, make in _ordered():
         section = getattr(pipeline_cfg, key)
         if section.enabled:
-            stages.append(make(section))
+            stages.append(make(section, prep_cfg))
     if removed is not None:
         from data_prep.dedup.stage import DedupFilter
 
@@ -59,7 +73,7 @@ def build_stages(pipeline_cfg: Any, removed: Mapping[str, str] | None = None) ->
 
 def build_doc_stages(cfg: Any) -> list[Stage]:
     """Cleaning first, then the configured filter stages (cfg: PrepConfig)."""
-    return [CleanStage(cfg.pipeline), *build_stages(cfg.pipeline)]
+    return [CleanStage(cfg.pipeline), *build_stages(cfg.pipeline, prep_cfg=cfg)]
 
 
 def filter_records(records: Iterable[Any], cfg: Any, stages: list[Stage], stats: Stats, lengths_in: Counter,
