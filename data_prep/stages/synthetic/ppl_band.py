@@ -13,6 +13,7 @@ saw documents in training. The reference model is loaded once per worker in ``se
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from data_prep.document import Document, Stats
 from data_prep.sources.prepared import iter_document_texts
 from data_prep.stages.base import Stage
 from data_prep.stages.synthetic.state import prepared_once, read_summary, real_data, stage_dir
+from openpretrain.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -76,13 +78,19 @@ class Scorer:
         return out
 
 
-def load_scorer(cfg: Any) -> Scorer:
+@functools.lru_cache(maxsize=2)
+def _reference(path: str, device: str) -> tuple[Any, Any, int]:
+    """Loaded once per process: the prepare step and a worker in the same process share it."""
     from data_prep.sources.generator import resolve_device
     from train.load import load_run
 
-    run = load_run(cfg.reference)
-    model = run.model.to(resolve_device(cfg.device))
-    return Scorer(model, run.tokenizer.tokenizer, run.tokenizer.eos_id, cfg.max_tokens, cfg.batch_size)
+    run = load_run(path)
+    return run.model.to(resolve_device(device)), run.tokenizer.tokenizer, run.tokenizer.eos_id
+
+
+def load_scorer(cfg: Any) -> Scorer:
+    model, tokenizer, eos_id = _reference(os.path.abspath(cfg.reference), cfg.device)
+    return Scorer(model, tokenizer, eos_id, cfg.max_tokens, cfg.batch_size)
 
 
 class PerplexityBandStage(Stage):
@@ -106,8 +114,6 @@ class PerplexityBandStage(Stage):
             texts = [t for _, t in iter_document_texts(real_data(self.prep_cfg), "train", cfg.calibration_docs)]
             real_ppl = np.array([p for p in scorer.perplexities(texts) if not math.isnan(p)])
             if not len(real_ppl):
-                from openpretrain.errors import UserError
-
                 raise UserError(f"pipeline.ppl: no real document of {self.prep_cfg.pipeline.real_data} to calibrate "
                                 "the band on; set pipeline.ppl.min and pipeline.ppl.max instead")
             summary.update({"calibration_docs": len(real_ppl), "real_ppl_p50": float(np.median(real_ppl)),
