@@ -128,3 +128,17 @@ def test_the_contract_command_validates():
                            "source.prompt=prefix", "source.prompt_data=/real"])
     validate_prep(cfg)
     assert cfg.source.synthetic and cfg.pipeline.dedup.near and cfg.pipeline.ppl.enabled
+
+
+@pytest.mark.slow
+def test_train_refuses_a_mix_above_the_cap_from_the_command_line(real_and_synthetic, tmp_path):
+    from tests.conftest import run_module
+
+    real, syn = real_and_synthetic
+    proc = run_module("train", f"data.mix=[{{path: {real}, weight: 0.6}}, {{path: {syn}, weight: 0.4}}]",
+                      "data.max_synthetic_share=0.2", f"run_dir={tmp_path / 'run'}", "logger.mode=disabled",
+                      "max_steps=1", check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "data.max_synthetic_share: the mix is 0.4000 synthetic by tokens" in errors[0]
+    assert "Traceback" not in proc.stderr
