@@ -5,7 +5,7 @@ validation only; every default, with what it means, is in conf/prep_defaults/pip
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import MISSING
@@ -54,7 +54,7 @@ class DiscriminatorConfig:
 @dataclass
 class CanariesConfig:
     count: int = MISSING
-    repeats: list[int] = field(default_factory=lambda: MISSING)  # type: ignore[arg-type]
+    repeats: list[int] = MISSING
     every: int = MISSING
     seed: int = MISSING
 
