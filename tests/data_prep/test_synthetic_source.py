@@ -121,3 +121,28 @@ def test_a_checkpoint_with_another_tokenizer_is_refused_in_one_line(world, tmp_p
     assert lines[-1].startswith("error: source.checkpoint: the tokenizer of checkpoint") and len(
         [line for line in lines if line.startswith("error:")]) == 1
     assert "Traceback" not in proc.stderr
+
+
+def test_a_killed_generation_resumes_with_the_same_documents(world, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO_ROOT
+
+    args = synthetic(world, tmp_path / "killed", "source.num_docs=40", "source.docs_per_file=2", "source.batch_size=2")
+    proc = subprocess.Popen([sys.executable, "-m", "data_prep", *args], cwd=REPO_ROOT, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = tmp_path / "killed" / "generated" / "gen-000000000.jsonl"
+    deadline = time.monotonic() + 120
+    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    written = [n for n in os.listdir(first.parent) if n.startswith("gen-")]
+    assert not (first.parent / "done.json").exists() and 0 < len(written) < 20  # really cut short
+    run_module("data_prep", *args)
+    uninterrupted = generated_rows_after(world, tmp_path / "whole", *args[1:])
+    assert generated_rows(tmp_path / "killed") == uninterrupted
+    assert load_manifest(str(tmp_path / "killed")).stats["docs_in"] == 40
