@@ -117,3 +117,14 @@ def test_the_ppl_stage_keeps_the_band_and_rejects_both_sides(tmp_path, real_dir)
     assert verdicts[lo] == "too_low" and verdicts[hi] == "too_high"
     assert isinstance(verdicts[mid], Document) and verdicts[mid].meta["ppl"] == pytest.approx(mid)
     assert stage.process(doc(""), Stats()) == "no_tokens"
+
+
+def test_pipeline_synthetic_runs_its_stages_in_order(tmp_path, real_dir):
+    from data_prep.stages import build_doc_stages
+
+    cfg = synthetic_cfg(tmp_path / "out", real_dir, tmp_path / "g.jsonl", "pipeline.ppl.enabled=true",
+                        "pipeline.ppl.reference=/ckpt", "pipeline.discriminator.enabled=true")
+    names = [stage.name for stage in build_doc_stages(cfg)]
+    # length (clean) -> repetition -> the real-corpus stages -> PII scrubbing last (it rewrites the text)
+    assert names == ["clean", "gopher_repetition", "dedup_real", "ppl", "discriminator", "pii"]
+    assert cfg.pipeline.pii.max_matches == -1 and cfg.pipeline.dedup.exact and cfg.pipeline.dedup.near
