@@ -56,7 +56,7 @@ class Generator:
         from train.load import load_run, open_checkpoint, run_tokenizer
 
         self.src = cfg.source
-        run_tok = run_tokenizer(open_checkpoint(checkpoint).cfg)
+        run_tok = run_tokenizer(open_checkpoint(checkpoint))
         check_tokenizer(run_tok.tokenizer, f"checkpoint {checkpoint}", cfg, "source.checkpoint")
         self.run = load_run(checkpoint)
         self.tokenizer = self.run.tokenizer
