@@ -190,7 +190,7 @@ def validate(cfg: LaunchConfig) -> None:
     if cfg.prep.max_parallel is not None:
         require(cfg.prep.max_parallel >= 1, "prep.max_parallel", f"must be >= 1, got {cfg.prep.max_parallel}")
     if cfg.job == JobKind.loop:
-        validate_loop(cfg.loop)
+        validate_loop(cfg.loop, cfg.check_paths)
 
 
 def register() -> None:

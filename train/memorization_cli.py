@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
+from data_prep.output.canaries import make_canaries
 from openpretrain.cli import hydra_entry, to_object
 from openpretrain.errors import UserError, require
 from openpretrain.manifest import load_manifest
@@ -26,6 +27,8 @@ from train.data.datasets import Dataset
 from train.data.order import EpochOrder
 from train.data.reader import SampleReader
 from train.load import LoadedRun, load_run
+
+_CONTROL_SEED = 7_919_000  # far from data_prep's canaries.seed values, so controls are fresh strings
 
 
 @dataclass
@@ -104,15 +107,25 @@ def val_sequences(dataset: Dataset, count: int, seed: int) -> list[list[int]]:
     return [reader.read(*order.locate(p))[0].tolist() for p in mem.sample_positions(total, count, seed)]
 
 
-def _canaries(run: LoadedRun, dataset: Dataset, batch_size: int) -> dict[str, dict[str, float | int]] | None:
+def unplanted_canaries(planted: list[dict], seed: int) -> list[dict]:
+    """The canaries' control: as many fresh random canaries, drawn like the planted ones but never
+    inserted anywhere (repeats 0). A probe that "completes" these is guessing, not remembering."""
+    fresh = make_canaries(len(planted), [1], seed=_CONTROL_SEED + seed)
+    secrets = {record["secret"] for record in planted}
+    return [{**asdict(c), "id": f"unplanted/{c.id}", "repeats": 0} for c in fresh if c.secret not in secrets]
+
+
+def _canaries(run: LoadedRun, dataset: Dataset, cfg: MemorizationConfig) -> dict[str, dict[str, float | int]] | None:
+    """Per repeat count (and "unplanted", the control): how many canaries and the share completed."""
     records = (dataset.manifest.stats or {}).get("canaries")
     if not records:
         return None
     tok = run.tokenizer
     start = [tok.bos_id if tok.bos_id is not None else tok.eos_id]  # what precedes a document in training
-    inputs = mem.canary_inputs(records, lambda text: tok.tokenizer.encode(text).ids, start)
-    results = mem.canary_check(run.model, inputs, batch_size)
-    return {str(k): v for k, v in mem.canaries_by_repeats(results).items()}
+    everything = [*records, *unplanted_canaries(records, cfg.seed)]
+    inputs = mem.canary_inputs(everything, lambda text: tok.tokenizer.encode(text).ids, start)
+    results = mem.canary_check(run.model, inputs, cfg.batch_size)
+    return {("unplanted" if k == 0 else str(k)): v for k, v in mem.canaries_by_repeats(results).items()}
 
 
 def probe_run(cfg: MemorizationConfig) -> dict:
@@ -125,7 +138,7 @@ def probe_run(cfg: MemorizationConfig) -> dict:
     result = mem.probe(run.model, trained, control, cfg.prefix_tokens, cfg.suffix_tokens, cfg.batch_size)
     result["checkpoint"] = run.checkpoint.path
     result["dataset"] = dataset.label
-    canaries = _canaries(run, dataset, cfg.batch_size)
+    canaries = _canaries(run, dataset, cfg)
     if canaries is not None:
         result["canaries"] = canaries
     return result

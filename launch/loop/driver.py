@@ -8,6 +8,7 @@ where it stopped. The Slurm chain (launch.loop.slurm_chain) calls ``run_step`` f
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 
@@ -40,7 +41,8 @@ def train(ctx: S.LoopContext, r: int) -> None:
     mix = S.round_mix(ctx, r)
     target = S.train_target(ctx, r, mix)
     _run(ctx, r, "train", torchrun.local_command(ctx.launch, target))
-    ledger.mark_done(ctx.dir, r, "train", train_payload(ctx, r, mix))
+    if os.environ.get("SLURM_NODEID", "0") == "0":  # on Slurm every node trains; the first one records it
+        ledger.mark_done(ctx.dir, r, "train", train_payload(ctx, r, mix))
 
 
 def train_payload(ctx: S.LoopContext, r: int, mix: list[dict]) -> dict:
