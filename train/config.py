@@ -83,6 +83,7 @@ class DataConfig:
     on_corrupt: OnCorrupt = MISSING
     log_sample_ids: bool = MISSING  # append consumed sample ids to run_dir/sample_ids/rank*.jsonl
     max_synthetic_share: float | None = MISSING  # cap on the mix's synthetic token share (null = no cap)
+    allow_dropped_datasets: bool = MISSING  # resume although checkpoint datasets left the mix (loop: replace)
 
 
 @dataclass

@@ -26,7 +26,8 @@ from openpretrain.manifest import Manifest, load_manifest
 from train.data.synthetic_share import mix_synthetic_share
 
 REAL_NAME = "real"  # data.mix name of the real dataset, the same in every round (so the run resumes)
-LOOP_SET_KEYS = ("run_dir", "data.path", "data.mix", "max_steps", "data.max_synthetic_share")
+LOOP_SET_KEYS = ("run_dir", "data.path", "data.mix", "max_steps", "data.max_synthetic_share",
+                 "data.allow_dropped_datasets")
 
 
 @dataclass
@@ -125,7 +126,9 @@ def _mix_literal(mix: list[dict[str, Any]]) -> str:
 def train_target(ctx: LoopContext, round_index: int, mix: list[dict[str, Any]]) -> Target:
     overrides = [*ctx.train_overrides, f"run_dir={run_dir(ctx, round_index)}", _mix_literal(mix),
                  f"max_steps={target_step(ctx, round_index)}",
-                 f"data.max_synthetic_share={ctx.loop.max_synthetic_share!r}"]
+                 f"data.max_synthetic_share={ctx.loop.max_synthetic_share!r}",
+                 # replace: last round's synthetic set leaves the mix of the continued run on purpose
+                 f"data.allow_dropped_datasets={str(ctx.loop.synthetic == 'replace').lower()}"]
     return compose_target(JobKind.train, overrides, ctx.workdir, check_paths=True)
 
 
