@@ -83,13 +83,13 @@ def test_prefix_prompts_record_the_real_document_they_came_from(world, tmp_path)
 
 def test_the_synthetic_pipeline_from_the_command_line(world, tmp_path):
     out, real = tmp_path / "syn", world / "real"
-    proc = run_module("data_prep", *synthetic(world, out, "source.num_docs=30", "pipeline=synthetic",
-                                              f"pipeline.real_data={real}", f"pipeline.ppl.reference={world / 'run'}",
-                                              "pipeline.discriminator.enabled=true", "pipeline.min_chars=8",
-                                              "pipeline.discriminator.n_features=4096",
-                                              # a 4-step model writes junk: keep the upper side of the band
-                                              # open so that some documents reach the shards
-                                              "pipeline.ppl.high_quantile=1.0", "pipeline.discriminator.min_real_prob=0"))
+    args = synthetic(world, out, "source.num_docs=30", "pipeline=synthetic", f"pipeline.real_data={real}",
+                     f"pipeline.ppl.reference={world / 'run'}", "pipeline.discriminator.enabled=true",
+                     "pipeline.min_chars=8", "pipeline.discriminator.n_features=4096",
+                     # a 4-step model writes junk: keep the upper side of the band open so that some
+                     # documents reach the shards
+                     "pipeline.ppl.high_quantile=1.0", "pipeline.discriminator.min_real_prob=0")
+    proc = run_module("data_prep", *args)
     manifest = load_manifest(str(out))
     stats = manifest.stats
     assert stats["docs_in"] == 30 == stats["docs_written"] + sum(stats["rejected"].values()), proc.stdout
@@ -110,6 +110,10 @@ def test_the_synthetic_pipeline_from_the_command_line(world, tmp_path):
     assert all(rows[i]["meta"]["synthetic"] and rows[i]["meta"]["loop_round"] == 2 for i in in_shards)
     report = (out / "report.html").read_text()
     assert "synthetic document share" in report and "100.000%" in report
+    # Two workers, each loading the reference model and the stage state itself: the same shards.
+    prepare([f"out_dir={tmp_path / 'two'}", *args[1:], "num_workers=2", "chunk_docs=8"])
+    for shard in manifest.shards:
+        assert (tmp_path / "two" / shard.path).read_bytes() == (out / shard.path).read_bytes()
 
 
 def test_a_checkpoint_with_another_tokenizer_is_refused_in_one_line(world, tmp_path):
