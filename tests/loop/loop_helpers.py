@@ -24,6 +24,7 @@ SYNTHETIC = ["source.max_new_tokens=64", "source.min_new_tokens=40", "source.bat
 
 def prepare_real(out_dir: Path, docs: int = 120, *overrides: str) -> Path:
     """The real dataset: word soup documents, 32-token samples, a val split for evaluation and control."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
     prepare_local(out_dir, write_jsonl(out_dir.parent / f"{out_dir.name}.jsonl", real_texts(docs)),
                   "val_fraction=0.2", *overrides)
     return out_dir
