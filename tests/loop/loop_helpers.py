@@ -46,8 +46,10 @@ def loop_env() -> dict[str, str]:
             "OMP_NUM_THREADS": "1"}
 
 
-def run_loop(argv: list[str], timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(argv, cwd=REPO_ROOT, env=loop_env(), capture_output=True, text=True, timeout=timeout)
+def run_loop(argv: list[str], timeout: float = 900, check: bool = True,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run(argv, cwd=REPO_ROOT, env=env or loop_env(), capture_output=True, text=True,
+                          timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"loop failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     return proc
