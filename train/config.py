@@ -88,6 +88,8 @@ class DataConfig:
     shuffle_block_shards: int = MISSING  # samples are shuffled across blocks of this many shards
     on_corrupt: OnCorrupt = MISSING
     log_sample_ids: bool = MISSING  # append consumed sample ids to run_dir/sample_ids/rank*.jsonl
+    max_synthetic_share: float | None = MISSING  # cap on the mix's synthetic token share (null = no cap)
+    allow_dropped_datasets: bool = MISSING  # resume although checkpoint datasets left the mix (loop: replace)
 
 
 @dataclass
@@ -234,6 +236,8 @@ def _validate_data(d: DataConfig) -> None:
     require(d.num_workers >= 0, "data.num_workers", f"must be >= 0, got {d.num_workers}")
     _positive(d.prefetch, "data.prefetch")
     _positive(d.shuffle_block_shards, "data.shuffle_block_shards")
+    cap = d.max_synthetic_share
+    require(cap is None or 0 < cap < 1, "data.max_synthetic_share", f"must be in (0, 1) or null (no cap), got {cap}")
     for i, entry in enumerate(d.mix):
         require(bool(entry.path), f"data.mix[{i}].path", "must point to a data_prep output directory")
         require(entry.weight > 0, f"data.mix[{i}].weight", f"must be > 0, got {entry.weight}")

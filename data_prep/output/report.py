@@ -110,8 +110,18 @@ def write_report(manifest: Manifest, out_dir: str) -> str:
         "tokens written": stats.get("tokens_written", 0),
         "train / val samples": f"{stats['samples']['train']} / {stats['samples']['val']}",
         "bytes per token": f"{manifest.bytes_per_token:.3f}" if manifest.bytes_per_token else "n/a",
-        "synthetic token share": f"{prov.get('synthetic_token_share', 0.0):.3%}",
+        "synthetic token share": f"{prov.get('synthetic_token_share', 0.0):.3%}"
+                                 f" ({prov.get('synthetic_tokens', 0)} tokens)",
+        "synthetic document share": f"{prov.get('synthetic_doc_share', 0.0):.3%} ({prov.get('synthetic_docs', 0)} docs)",
     }
+    generator = prov.get("generator")
+    if generator:
+        summary["generator"] = (f"{generator['checkpoint']} (step {generator['step']}, weights "
+                                f"{generator['weights_hash']}, loop round {generator['loop_round']})")
+        summary["sampling"] = ", ".join(f"{k}={v}" for k, v in sorted(generator["sampling"].items()))
+    for name in ("discriminator", "ppl", "dedup_real"):
+        if name in stats:
+            summary[f"stage {name}"] = ", ".join(f"{k}={v}" for k, v in sorted(stats[name].items()))
     sections = [f"<h2>{html.escape(title)}</h2><img src='{rel}'>" for title, rel in figures if rel]
     sections.append("<h2>Rejections</h2>" + _table(stats["rejected"], ("stage/reason", "documents")))
     sections.append("<h2>Counters</h2>" + _table(stats.get("counters", {}), ("counter", "value")))

@@ -4,11 +4,15 @@ Documents longer than ``pipeline.max_chars`` are first split into parts (``split
 ``build_stages(pipeline_cfg)`` returns the enabled per-document stages in their fixed order:
 
     lang_id -> script -> blocklist -> bad_words -> gopher_repetition -> gopher_quality -> c4 -> fineweb
-    -> decontam -> pii   [-> dedup, when the ids removed by the whole-run dedup step are passed in]
+    -> decontam -> dedup_real -> ppl -> discriminator -> pii
+    [-> dedup, when the ids removed by the whole-run dedup step are passed in]
 
 Every word-based stage splits words with the pipeline language's segmenter (``filters/language.py``).
 With ``pipeline.bias.enabled`` the text each document leaves with (kept, or rejected by a stage after
 language id) is counted by ``bias.BiasCounter``.
+
+dedup_real, ppl and discriminator judge generated text against the real corpus (stages/synthetic/,
+conf/pipeline/synthetic.yaml); they need the whole PrepConfig (the real dataset, the work dir).
 
 Cheap, decisive stages run first; C4 rewrites the text (drops lines) before FineWeb looks at it (as in
 the FineWeb pipeline); decontamination sees the text before PII placeholders change it; PII scrubbing
@@ -33,8 +37,9 @@ __all__ = ["Stage", "build_doc_stages", "build_stages", "documents", "filter_rec
            "run_stages"]
 
 
-def _ordered() -> list[tuple[str, Callable[[Any, Language], Stage]]]:
-    """(pipeline config key, stage factory) in run order; imported here so a config check stays cheap."""
+def _ordered() -> list[tuple[str, Callable[[Any, Language, Any], Stage]]]:
+    """(pipeline config key, stage factory(section, language, prep_cfg)) in run order; imported here so a
+    config check stays cheap."""
     from data_prep.stages.decontam import Decontaminator
     from data_prep.stages.filters.badwords import BadWordsFilter
     from data_prep.stages.filters.blocklist import BlocklistFilter
@@ -45,15 +50,26 @@ def _ordered() -> list[tuple[str, Callable[[Any, Language], Stage]]]:
     from data_prep.stages.filters.langid import LangIdFilter
     from data_prep.stages.filters.pii import PiiScrubber
     from data_prep.stages.filters.script import ScriptFilter
+    from data_prep.stages.synthetic.dedup_real import RealDedupStage
+    from data_prep.stages.synthetic.discriminator import DiscriminatorStage
+    from data_prep.stages.synthetic.ppl_band import PerplexityBandStage
 
-    def plain(cls: Callable[[Any], Stage]) -> Callable[[Any, Language], Stage]:
-        return lambda section, language: cls(section)
+    def plain(cls: Callable[[Any], Stage]) -> Callable[[Any, Language, Any], Stage]:
+        return lambda section, language, prep_cfg: cls(section)
+
+    def worded(cls: Callable[[Any, Language], Stage]) -> Callable[[Any, Language, Any], Stage]:
+        return lambda section, language, prep_cfg: cls(section, language)
+
+    def whole_run(cls: Callable[[Any, Any], Stage]) -> Callable[[Any, Language, Any], Stage]:
+        return lambda section, language, prep_cfg: cls(section, prep_cfg)
 
     return [
         ("lang_id", plain(LangIdFilter)), ("script", plain(ScriptFilter)), ("blocklist", plain(BlocklistFilter)),
-        ("bad_words", lambda section, language: BadWordsFilter(section, language.words)),
-        ("gopher_repetition", GopherRepetitionFilter), ("gopher_quality", GopherQualityFilter),
-        ("c4", C4Filter), ("fineweb", FineWebFilter), ("decontam", Decontaminator), ("pii", plain(PiiScrubber)),
+        ("bad_words", lambda section, language, prep_cfg: BadWordsFilter(section, language.words)),
+        ("gopher_repetition", worded(GopherRepetitionFilter)), ("gopher_quality", worded(GopherQualityFilter)),
+        ("c4", worded(C4Filter)), ("fineweb", worded(FineWebFilter)), ("decontam", worded(Decontaminator)),
+        ("dedup_real", whole_run(RealDedupStage)), ("ppl", whole_run(PerplexityBandStage)),
+        ("discriminator", whole_run(DiscriminatorStage)), ("pii", plain(PiiScrubber)),
     ]
 
 
@@ -66,14 +82,15 @@ def pipeline_language(pipeline_cfg: Any) -> Language:
     return language_of(pipeline_cfg)
 
 
-def build_stages(pipeline_cfg: Any, removed: Mapping[str, str] | None = None) -> list[Stage]:
-    """The enabled stages of ``pipeline_cfg`` (a PipelineConfig); ``removed``: dedup decisions (id -> reason)."""
+def build_stages(pipeline_cfg: Any, removed: Mapping[str, str] | None = None, prep_cfg: Any = None) -> list[Stage]:
+    """The enabled stages of ``pipeline_cfg`` (a PipelineConfig); ``removed``: dedup decisions (id -> reason);
+    ``prep_cfg``: the whole PrepConfig, which the synthetic-data stages need (the real dataset, the work dir)."""
     if pipeline_cfg.routes:
         from data_prep.stages.route import routed_stages
 
-        stages = routed_stages(pipeline_cfg, build_stages)
+        stages = routed_stages(pipeline_cfg, lambda cfg: build_stages(cfg, prep_cfg=prep_cfg))
     else:
-        stages = _enabled_stages(pipeline_cfg)
+        stages = _enabled_stages(pipeline_cfg, prep_cfg)
     if removed is not None:
         from data_prep.dedup.stage import DedupFilter
 
@@ -81,13 +98,13 @@ def build_stages(pipeline_cfg: Any, removed: Mapping[str, str] | None = None) ->
     return stages
 
 
-def _enabled_stages(pipeline_cfg: Any) -> list[Stage]:
+def _enabled_stages(pipeline_cfg: Any, prep_cfg: Any) -> list[Stage]:
     language = pipeline_language(pipeline_cfg)
     stages: list[Stage] = []
     for key, make in _ordered():
         section = getattr(pipeline_cfg, key)
         if section.enabled:
-            stages.append(make(section, language))
+            stages.append(make(section, language, prep_cfg))
     return stages
 
 
@@ -96,8 +113,8 @@ def build_doc_stages(cfg: Any) -> list[Stage]:
     if cfg.source.kind == "mix":
         from data_prep.stages.route import mixed_stages
 
-        return [CleanStage(cfg.pipeline), *mixed_stages(cfg, build_stages)]
-    return [CleanStage(cfg.pipeline), *build_stages(cfg.pipeline)]
+        return [CleanStage(cfg.pipeline), *mixed_stages(cfg, lambda c: build_stages(c, prep_cfg=cfg))]
+    return [CleanStage(cfg.pipeline), *build_stages(cfg.pipeline, prep_cfg=cfg)]
 
 
 def documents(records: Iterable[Any], cfg: Any, stats: Stats,

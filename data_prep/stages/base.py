@@ -4,7 +4,10 @@ A stage looks at one document at a time: ``process(doc, stats)`` returns the (po
 or the rejection reason; ``run_stages`` chains stages lazily and counts every rejection as ``stage/reason``.
 Constructors only read the config (stages are built in the main process to validate it, and again in each
 worker); ``setup()`` runs once per worker before the first document, the place for expensive state (a
-model checkpoint to score perplexity, a classifier to train) that should not be pickled or repeated.
+model checkpoint to score perplexity, a classifier to load) that should not be pickled or repeated.
+``prepare()`` runs once per run, in the main process, before any worker: run-wide state every worker
+must share (perplexity bounds, a trained classifier, an index of the real corpus) is computed there and
+written under the run's work dir; its summary goes into the manifest's stats under the stage's name.
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ class Stage:
 
     def setup(self) -> None:
         """Per-worker initialisation; the default stage needs none."""
+
+    def prepare(self) -> dict | None:
+        """Once per run, before the workers (idempotent: a rerun reuses what it wrote); a JSON-able summary
+        for ``manifest.stats[<name>]``, or None. The default stage has no run-wide state."""
+        return None
 
     def process(self, doc: Document, stats: Stats) -> Document | str:
         """Return the document (possibly rewritten) or a rejection reason."""
