@@ -103,6 +103,8 @@ class SourceConfig:
     prompt: str = MISSING
     prompt_data: str | None = MISSING
     prompt_tokens: int = MISSING
+    infill_min_fraction: float = MISSING  # prompt=infill: share of a real document's characters replaced
+    infill_max_fraction: float = MISSING
     temperature: float = MISSING
     top_k: int = MISSING
     top_p: float = MISSING

@@ -27,7 +27,9 @@ def doc_id(src: SourceConfig, index: int) -> str:
 def sampling_params(src: SourceConfig) -> dict[str, Any]:
     return {"temperature": src.temperature, "top_k": src.top_k, "top_p": src.top_p,
             "max_new_tokens": src.max_new_tokens, "min_new_tokens": src.min_new_tokens, "seed": src.seed,
-            "prompt": src.prompt, "prompt_tokens": src.prompt_tokens if src.prompt == "prefix" else 0}
+            "prompt": src.prompt, "prompt_tokens": src.prompt_tokens if src.prompt == "prefix" else 0,
+            **({"infill_fraction": [src.infill_min_fraction, src.infill_max_fraction]} if src.prompt == "infill"
+               else {})}
 
 
 def same_tokenizer(a: Tokenizer, b: Tokenizer) -> bool:
@@ -63,7 +65,8 @@ class Generator:
         self.device = resolve_device(self.src.device)
         self.model = self.run.model.to(self.device)
         self.prompts = self._prompts(cfg)
-        longest = max(len(p) for _, p in self.prompts)
+        # prompt=infill: the prompts are texts (checked per batch by train.batch_generate once tokenized).
+        longest = 0 if self.src.prompt == "infill" else max(len(p) for _, p in self.prompts)
         if longest + self.src.max_new_tokens > self.run.args.max_seq_len:
             raise UserError(f"source.max_new_tokens: prompts of {longest} tokens + {self.src.max_new_tokens} new "
                             f"tokens exceed the model's max_seq_len={self.run.args.max_seq_len}")
@@ -73,6 +76,11 @@ class Generator:
         start = [self.tokenizer.eos_id]
         if self.src.prompt == "unconditional":
             return [(None, start)]
+        if self.src.prompt == "infill":
+            from train.infill import require_fim
+
+            require_fim(self.run.checkpoint.cfg, self.src.checkpoint)
+            return self._real_texts(cfg)
         data = self.src.prompt_data
         prompt_tok = Tokenizer.from_file(load_manifest(data).tokenizer_path)
         check_tokenizer(prompt_tok, f"source.prompt_data={data}", cfg, "source.prompt_data")
@@ -85,6 +93,18 @@ class Generator:
         if not prompts:
             raise UserError(f"source.prompt_data: {data} has no complete train document to prompt with")
         return prompts
+
+    def _real_texts(self, cfg: PrepConfig) -> list[tuple[str | None, str]]:
+        """prompt=infill: (real document id, its text) of up to num_docs complete train documents."""
+        from data_prep.sources.prepared import iter_document_texts
+
+        data = self.src.prompt_data
+        check_tokenizer(Tokenizer.from_file(load_manifest(data).tokenizer_path), f"source.prompt_data={data}", cfg,
+                        "source.prompt_data")
+        texts = [(doc_id, text) for doc_id, text in iter_document_texts(data, "train", self.src.num_docs) if text]
+        if not texts:
+            raise UserError(f"source.prompt_data: {data} has no complete train document to infill")
+        return texts
 
     def record(self) -> dict[str, Any]:
         """The generator's identity and sampling setup (provenance of every document it writes)."""
@@ -104,6 +124,8 @@ class Generator:
         src = self.src
         params = SamplingParams(temperature=src.temperature, top_k=src.top_k, top_p=src.top_p,
                                 max_new_tokens=src.max_new_tokens, min_new_tokens=src.min_new_tokens, seed=src.seed)
+        if src.prompt == "infill":
+            return self._infilled(first, count, info, params)
         chosen = [self.prompts[i % len(self.prompts)] for i in range(first, first + count)]
         outputs = generate_batch(self.model, [p for _, p in chosen], params, batch_size=src.batch_size,
                                  eos_id=self.tokenizer.eos_id, decodable_vocab=self.tokenizer.vocab_size,
@@ -119,3 +141,22 @@ class Generator:
                 "stop": "eos" if ended else "length", "new_tokens": len(tokens)}})
         return rows
 
+
+    def _infilled(self, first: int, count: int, info: dict[str, Any], params: Any) -> list[dict[str, Any]]:
+        """prompt=infill: real documents with one span each rewritten; provenance records the span."""
+        from train.infill import infill_documents
+
+        src, tok = self.src, self.tokenizer
+        chosen = [self.prompts[i % len(self.prompts)] for i in range(first, first + count)]
+        ids = [doc_id(src, first + offset) for offset in range(count)]
+        docs = infill_documents(self.model, tok.tokenizer, [text for _, text in chosen], ids, params,
+                                src.infill_min_fraction, src.infill_max_fraction, tok.eos_id, tok.bos_id,
+                                src.batch_size, first)
+        generator = {k: info[k] for k in ("checkpoint", "step", "weights_hash")}
+        return [{"id": new_id, "text": doc.text, "meta": {
+            "synthetic": True, "generator": generator, "sampling": info["sampling"], "loop_round": src.loop_round,
+            "prompt_doc_id": prompt_id, "index": first + offset, "stop": doc.middle.stop,
+            "new_tokens": len(doc.middle.tokens),
+            "infill": {"span": list(doc.span), "replaced_chars": doc.span[1] - doc.span[0],
+                       "middle_chars": len(doc.middle.text)}}}
+            for offset, ((prompt_id, _), new_id, doc) in enumerate(zip(chosen, ids, docs))]

@@ -98,7 +98,7 @@ def validate_canaries(canaries: CanariesConfig) -> None:
     require(canaries.every >= 1, "canaries.every", f"must be >= 1, got {canaries.every}")
 
 
-PROMPTS = ("unconditional", "prefix")
+PROMPTS = ("unconditional", "prefix", "infill")
 
 
 def validate_synthetic_source(cfg: Any) -> None:
@@ -107,8 +107,12 @@ def validate_synthetic_source(cfg: Any) -> None:
     require(bool(src.checkpoint), "source.checkpoint", "must name a checkpoint (run dir or run/checkpoints/step_N)")
     require(src.num_docs >= 1, "source.num_docs", f"must be >= 1, got {src.num_docs}")
     require(src.prompt in PROMPTS, "source.prompt", f"must be one of {', '.join(PROMPTS)}, got {src.prompt!r}")
-    if src.prompt == "prefix":
-        require(bool(src.prompt_data), "source.prompt_data", "must name a prepared real dataset when prompt=prefix")
+    if src.prompt in ("prefix", "infill"):
+        require(bool(src.prompt_data), "source.prompt_data",
+                f"must name a prepared real dataset when prompt={src.prompt}")
+    require(0 < src.infill_min_fraction <= src.infill_max_fraction < 1, "source.infill_max_fraction",
+            f"need 0 < infill_min_fraction <= infill_max_fraction < 1, got {src.infill_min_fraction} and "
+            f"{src.infill_max_fraction}")
     require(src.prompt_tokens >= 1, "source.prompt_tokens", f"must be >= 1, got {src.prompt_tokens}")
     require(src.batch_size >= 1, "source.batch_size", f"must be >= 1, got {src.batch_size}")
     require(src.docs_per_file >= 1, "source.docs_per_file", f"must be >= 1, got {src.docs_per_file}")
