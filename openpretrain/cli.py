@@ -6,6 +6,7 @@ import dataclasses
 import difflib
 import functools
 import importlib.resources
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -154,3 +155,12 @@ def _refuse_undeclared_keys(node: Any, obj: Any, prefix: str) -> None:
 
 def resolved_yaml(cfg: DictConfig) -> str:
     return OmegaConf.to_yaml(cfg, resolve=True)
+
+
+def emit_json_line(result: dict[str, Any], out: str | None) -> None:
+    """Print ``result`` as one JSON line (what scripts parse) and, when ``out`` is set, also write it there."""
+    line = json.dumps(result)
+    if out:
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+    print(line, flush=True)

@@ -12,7 +12,6 @@ Held-out loss, perplexity and bits per byte, printed as one JSON object on stdou
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
-from openpretrain.cli import hydra_entry, to_object
+from openpretrain.cli import emit_json_line, hydra_entry, to_object
 from openpretrain.errors import ConfigError, UserError, require
 
 log = logging.getLogger(__name__)
@@ -229,12 +228,7 @@ register()
 def main(cfg: DictConfig) -> None:
     eval_cfg: EvaluateConfig = to_object(cfg)
     validate(eval_cfg)
-    result = evaluate(eval_cfg)
-    line = json.dumps(result)
-    if eval_cfg.out:
-        with open(eval_cfg.out, "w", encoding="utf-8") as fh:
-            fh.write(line + "\n")
-    print(line, flush=True)
+    emit_json_line(evaluate(eval_cfg), eval_cfg.out)
 
 
 if __name__ == "__main__":

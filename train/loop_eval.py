@@ -12,14 +12,13 @@ Prints one JSON object (and writes it to ``out``).
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
-from openpretrain.cli import hydra_entry, to_object
+from openpretrain.cli import emit_json_line, hydra_entry, to_object
 from openpretrain.errors import UserError, require
 from openpretrain.manifest import load_manifest
 from train.batch_generate import SamplingParams
@@ -107,11 +106,7 @@ ConfigStore.instance().store(name="loop_eval_schema", node=LoopEvalConfig)
 def main(cfg: DictConfig) -> None:
     eval_cfg: LoopEvalConfig = to_object(cfg)
     validate(eval_cfg)
-    line = json.dumps(evaluate_round(eval_cfg))
-    if eval_cfg.out:
-        with open(eval_cfg.out, "w", encoding="utf-8") as fh:
-            fh.write(line + "\n")
-    print(line, flush=True)
+    emit_json_line(evaluate_round(eval_cfg), eval_cfg.out)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ its shard and index, so the probe reads exactly samples that went through a trai
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass
 
@@ -19,7 +18,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
 from data_prep.output.canaries import make_canaries
-from openpretrain.cli import hydra_entry, to_object
+from openpretrain.cli import emit_json_line, hydra_entry, to_object
 from openpretrain.errors import UserError, require
 from openpretrain.manifest import load_manifest
 from train import memorization as mem
@@ -151,8 +150,4 @@ ConfigStore.instance().store(name="memorization_schema", node=MemorizationConfig
 def main(cfg: DictConfig) -> None:
     probe_cfg: MemorizationConfig = to_object(cfg)
     validate(probe_cfg)
-    line = json.dumps(probe_run(probe_cfg))
-    if probe_cfg.out:
-        with open(probe_cfg.out, "w", encoding="utf-8") as fh:
-            fh.write(line + "\n")
-    print(line, flush=True)
+    emit_json_line(probe_run(probe_cfg), probe_cfg.out)
