@@ -21,7 +21,7 @@ from pathlib import Path
 
 NODES = ("n1", "n2")
 DAEMONS = ("munged", "slurmctld", "slurmd")
-CLIENTS = ("sbatch", "srun", "scontrol", "scancel", "sinfo")
+CLIENTS = ("sbatch", "srun", "scontrol", "scancel", "sinfo", "squeue")
 # How long a requeued job waits before it may start again (Slurm's AuthInfo cred_expire; default 120 s,
 # the job credential's lifetime). Short here so the requeue test fits in CI; the behaviour is the same.
 CRED_EXPIRE_S = 5
@@ -73,7 +73,7 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -95,10 +95,23 @@ class Cluster:
             raise AssertionError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr}{proc.stdout}")
         return proc
 
-    def job(self, job_id: str) -> dict[str, str]:
-        """``scontrol show job``'s fields (JobState, ExitCode, Restarts, BeginTime, ...)."""
+    def jobs(self, job_id: str) -> list[dict[str, str]]:
+        """``scontrol show job``'s fields (JobState, ExitCode, Restarts, StartTime, ...), one per array task."""
         text = self.run("scontrol", "show", "job", "-o", job_id).stdout
-        return dict(item.split("=", 1) for item in text.split() if "=" in item)
+        return [dict(item.split("=", 1) for item in line.split() if "=" in item) for line in text.splitlines()]
+
+    def job(self, job_id: str) -> dict[str, str]:
+        [fields] = self.jobs(job_id)
+        return fields
+
+    def wait_gone(self, job_id: str, timeout: float) -> None:
+        """Wait until squeue no longer lists the job (every task ended, nothing left completing)."""
+        deadline = time.monotonic() + timeout
+        while self.run("squeue", "-h", "-j", job_id, "-o", "%i %T", check=False).stdout.strip():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still queued after {timeout}s: "
+                                   f"{self.run('squeue', '-h', '-j', job_id, check=False).stdout}")
+            time.sleep(0.5)
 
     def wait_job(self, job_id: str, states: tuple[str, ...], timeout: float) -> dict[str, str]:
         """Wait until the job is in one of ``states``; its fields then."""
@@ -112,11 +125,13 @@ class Cluster:
                                    f"(waiting for {states}); slurmctld log: {self.state / 'slurmctld.log'}")
             time.sleep(0.5)
 
-    def cancel_all(self) -> None:
-        self.run("scancel", "--full", "--signal=KILL", "--partition=debug", check=False)
-
     def stop(self) -> None:
-        """Stop the daemons we started, by pid, newest first."""
+        """Kill what is still queued (a failed test's job), then stop the daemons we started, by pid."""
+        if self.daemons and all(proc.poll() is None for proc in self.daemons):
+            self.run("scancel", "--partition=debug", check=False)
+            deadline = time.monotonic() + 30
+            while self.run("squeue", "-h", check=False).stdout.strip() and time.monotonic() < deadline:
+                time.sleep(0.5)
         for proc in reversed(self.daemons):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -134,7 +149,7 @@ def _write_config(state: Path) -> Path:
     key.chmod(0o600)
     conf = state / "slurm.conf"
     conf.write_text(CONF.format(state=state, socket=state / "munge.socket", cred_expire=CRED_EXPIRE_S,
-                                ctld_port=_free_port(), n1_port=_free_port(), n2_port=_free_port()))
+                                ctld_port=free_port(), n1_port=free_port(), n2_port=free_port()))
     (state / "ctld").mkdir()
     return conf
 
