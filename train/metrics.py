@@ -111,7 +111,17 @@ class MetricsLog:
         record = {k: _clean(v) for k, v in record.items()}
         self._write(record)
         if self.wandb is not None:
-            self.wandb.log(record)
+            self._to_wandb(lambda sink: sink.log(record), step=record.get(STEP_KEY))
+
+    def _to_wandb(self, action, step: int | None) -> None:
+        """Send to W&B; if that fails (its service was killed with the job, network) go on without it."""
+        try:
+            action(self.wandb)
+        except Exception as exc:  # noqa: BLE001 - metrics.jsonl still has everything
+            self.wandb_error = f"{type(exc).__name__}: {exc}"
+            log.warning("W&B stopped working (%s); logging to %s only", self.wandb_error, self.path)
+            self._write({"event": "wandb_unavailable", STEP_KEY: step, "error": self.wandb_error, "time": time.time()})
+            self.wandb = None
 
     def event(self, name: str, step: int, message: str, **fields: Any) -> None:
         """A notable happening (resume, rollback, preemption ...): a jsonl line and a log line."""
@@ -122,7 +132,7 @@ class MetricsLog:
 
     def close(self) -> None:
         if self.wandb is not None:
-            self.wandb.finish()
+            self._to_wandb(lambda sink: sink.finish(), step=None)
         if self._file is not None:
             self._file.close()
             self._file = None
