@@ -109,7 +109,7 @@ def test_scancel_saves_and_stops_without_requeue(cluster: real_slurm.Cluster, pr
     assert preempted["step"] < max_steps
     assert (run_dir / "checkpoints" / f"step_{preempted['step']}").is_dir()
     log = (run_dir / "launch" / f"slurm-{job_id}.out").read_text()
-    assert "requeueing" not in log
+    assert "training processes exited with status 0" in log and "requeueing" not in log
 
 
 def test_data_prep_job_chain(cluster: real_slurm.Cluster, tmp_path: Path) -> None:

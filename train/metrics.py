@@ -99,7 +99,7 @@ class MetricsLog:
     def wandb_location(self) -> str:
         if self.wandb is not None:
             return self.wandb.location()
-        return f"not started ({self.wandb_error})" if self.wandb_error else "disabled (logger.mode=disabled)"
+        return f"not running ({self.wandb_error})" if self.wandb_error else "disabled (logger.mode=disabled)"
 
     def _write(self, record: dict[str, Any]) -> None:
         if self._file is None:
