@@ -83,6 +83,7 @@ class MetricsLog:
         self._file = open(self.path, "a", encoding="utf-8") if enabled else None  # noqa: SIM115
         self.wandb: WandbSink | None = None
         self.wandb_error: str | None = None
+        self.wandb_started = False
 
     def start_wandb(self, cfg: LoggerConfig, run_dir: str, run_id: str, config: dict[str, Any]) -> None:
         """Start the W&B run; if W&B fails (service, network, credentials) training goes on without it."""
@@ -90,6 +91,7 @@ class MetricsLog:
             return
         try:
             self.wandb = WandbSink(cfg, run_dir, run_id, config)
+            self.wandb_started = True
         except Exception as exc:  # noqa: BLE001 - any W&B failure; metrics.jsonl still has everything
             self.wandb_error = f"{type(exc).__name__}: {exc}"
             log.warning("W&B run %s could not start (%s); logging to %s only", run_id, self.wandb_error, self.path)
@@ -99,7 +101,9 @@ class MetricsLog:
     def wandb_location(self) -> str:
         if self.wandb is not None:
             return self.wandb.location()
-        return f"not running ({self.wandb_error})" if self.wandb_error else "disabled (logger.mode=disabled)"
+        if self.wandb_error:
+            return f"{'stopped' if self.wandb_started else 'not started'} ({self.wandb_error})"
+        return "disabled (logger.mode=disabled)"
 
     def _write(self, record: dict[str, Any]) -> None:
         if self._file is None:
