@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,14 @@ from openpretrain import wandb_lineage
 from tests.wandb_offline import offline_runs
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def own_wandb_service():
+    """wandb.init exports WANDB_SERVICE; later subprocesses must not share this test's service."""
+    yield
+    wandb.teardown()
+    os.environ.pop("WANDB_SERVICE", None)
 
 
 def _run(directory: Path, job_type: str):
