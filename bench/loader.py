@@ -28,7 +28,7 @@ def make_synthetic(out: str, shards: int, samples_per_shard: int, seq_len: int, 
 
     import numpy as np
 
-    from data_prep.shards import write_shard
+    from data_prep.output.shards import write_shard
     from openpretrain.manifest import FORMAT_VERSION, TOKENIZER_NAME, Manifest, TokenizerInfo, token_dtype_for
 
     dtype = token_dtype_for(vocab)

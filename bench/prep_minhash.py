@@ -17,8 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from data_prep.config import PipelineConfig
-from data_prep.dedup import SignatureWriter
 from data_prep.document import Document
+from data_prep.stages.dedup_signature import SignatureWriter
 
 
 def _ours(docs: list[str], cfg: PipelineConfig, tmp: Path) -> tuple[float, set[int]]:

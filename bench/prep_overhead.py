@@ -24,19 +24,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # Per core, as data_prep's workers run (one tokenizer thread each); threaded timings are noisy on busy hosts.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from data_prep.api import prepare  # noqa: E402
-from data_prep.config import PrepConfig, TokenizerConfig  # noqa: E402
-from data_prep.document import Stats, run_stages  # noqa: E402
-from data_prep.packing import Packer  # noqa: E402
-from data_prep.process import Tokenize, build_doc_stages  # noqa: E402
-from data_prep.shards import ShardWriter  # noqa: E402
+from data_prep.api import compose_prep, prepare  # noqa: E402
+from data_prep.config import PrepConfig  # noqa: E402
+from data_prep.document import Stats  # noqa: E402
+from data_prep.output.encode import Tokenize  # noqa: E402
+from data_prep.output.packing import Packer  # noqa: E402
+from data_prep.output.shards import ShardWriter  # noqa: E402
+from data_prep.output.tokenizer import save_tokenizer, train_bpe  # noqa: E402
 from data_prep.sources import build_source, to_documents  # noqa: E402
-from data_prep.tokenize import save_tokenizer, train_bpe  # noqa: E402
+from data_prep.stages import build_doc_stages  # noqa: E402
+from data_prep.stages.base import run_stages  # noqa: E402
 from openpretrain.manifest import SPLITS, token_dtype_for  # noqa: E402
 
 
 def corpus(n_docs: int) -> list:
-    cfg = PrepConfig(out_dir="unused")
+    cfg = compose_prep(["out_dir=unused"])[0]
     docs = to_documents(itertools.islice(build_source(cfg.source).records(None), n_docs), cfg.source, Stats())
     return list(run_stages(docs, build_doc_stages(cfg), Stats()))
 
@@ -86,7 +88,7 @@ def main() -> None:
     parser.add_argument("--vocab", type=int, default=8192)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    cfg = PrepConfig(out_dir="unused", seq_len=args.seq_len, tokenizer=TokenizerConfig(vocab_size=args.vocab))
+    cfg = compose_prep(["out_dir=unused", f"seq_len={args.seq_len}", f"tokenizer.vocab_size={args.vocab}"])[0]
     docs = corpus(args.docs)
     text_mb = sum(len(d.text.encode()) for d in docs) / 1e6
     batches = [docs[i : i + cfg.chunk_docs] for i in range(0, len(docs), cfg.chunk_docs)]

@@ -20,24 +20,22 @@ import tempfile
 import time
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.prep_corpus import build_corpus  # noqa: E402
 from data_prep.config import PipelineConfig  # noqa: E402
-from data_prep.filters.c4 import C4Filter  # noqa: E402
-from data_prep.filters.fineweb import FineWebFilter  # noqa: E402
-from data_prep.filters.gopher_quality import GopherQualityFilter  # noqa: E402
-from data_prep.filters.gopher_repetition import GopherRepetitionFilter  # noqa: E402
+from data_prep.stages.filters.c4 import C4Filter  # noqa: E402
+from data_prep.stages.filters.fineweb import FineWebFilter  # noqa: E402
+from data_prep.stages.filters.gopher_quality import GopherQualityFilter  # noqa: E402
+from data_prep.stages.filters.gopher_repetition import GopherRepetitionFilter  # noqa: E402
 
-WEB_YAML = Path(__file__).resolve().parents[1] / "conf" / "pipeline" / "web.yaml"
 RULES = ("gopher_repetition", "gopher_quality", "c4", "fineweb")
 
 
 def web_config() -> PipelineConfig:
-    merged = OmegaConf.merge(OmegaConf.structured(PipelineConfig), OmegaConf.load(WEB_YAML))
-    return OmegaConf.to_object(merged)
+    from data_prep.api import compose_prep
+
+    return compose_prep(["out_dir=unused", "pipeline=web"])[0].pipeline
 
 
 def our_filters(cfg: PipelineConfig) -> dict:
@@ -142,8 +140,9 @@ def report_filters(docs: list[str], cfg: PipelineConfig) -> None:
 
 def report_full_chain(docs: list[str], cfg: PipelineConfig) -> None:
     """All web.yaml stages chained as the pipeline runs them (no datatrove equivalent for lang id / PII)."""
-    from data_prep.document import Document, Stats, run_stages
-    from data_prep.filters import build_stages
+    from data_prep.document import Document, Stats
+    from data_prep.stages import build_stages
+    from data_prep.stages.base import run_stages
 
     stages = build_stages(cfg)
     items = [Document(id=str(i), text=t, source="bench", license="-") for i, t in enumerate(docs)]

@@ -16,7 +16,7 @@ register()
 def main(cfg: DictConfig) -> None:
     prep_cfg: PrepConfig = to_object(cfg)
     validate(prep_cfg)
-    from data_prep.pipeline import run_prep  # heavy imports only after the config is known to be valid
+    from data_prep.runner.phases import run_prep  # heavy imports only after the config is known to be valid
 
     run_prep(prep_cfg, cfg)
 

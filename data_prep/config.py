@@ -1,4 +1,9 @@
-"""Structured config for ``python -m data_prep`` (defaults live in conf/prep.yaml and its groups)."""
+"""Structured config for ``python -m data_prep``: types and validation only.
+
+Every default, with what it means, lives in conf/: conf/prep.yaml (top-level keys), conf/prep_defaults/
+(every source.*, pipeline.* and tokenizer.* key) and the presets of conf/source/, conf/pipeline/ and
+conf/tokenizer/ (what differs). ``MISSING`` here means "set in conf/".
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from data_prep.filters.config import (
+from data_prep.stages.filters.config import (
     BlocklistConfig,
     C4Config,
     DecontamConfig,
@@ -46,33 +51,33 @@ class TokenizerKind(str, Enum):
 
 @dataclass
 class SourceConfig:
-    kind: SourceKind = SourceKind.python_stdlib
-    name: str = "python_stdlib"  # recorded as Document.source
-    license: str = "PSF-2.0"  # recorded as Document.license
+    kind: SourceKind = MISSING
+    name: str = MISSING
+    license: str = MISSING
     # local: files or globs (jsonl, jsonl.gz, parquet, txt)
-    paths: list[str] = field(default_factory=list)
-    text_field: str = "text"
-    id_field: str | None = None  # optional field holding a stable upstream id
-    url_field: str | None = None
+    paths: list[str] = MISSING
+    text_field: str = MISSING
+    id_field: str | None = MISSING
+    url_field: str | None = MISSING
     # hf: datasets.load_dataset(hub_id, hub_config, split=split, streaming=True)
-    hub_id: str | None = None
-    hub_config: str | None = None
-    split: str = "train"
-    data_files: Any = None  # passed through to load_dataset (local files through the hub API)
-    synthetic: bool = False
+    hub_id: str | None = MISSING
+    hub_config: str | None = MISSING
+    split: str = MISSING
+    data_files: Any = MISSING
+    synthetic: bool = MISSING
     # hf: transient network failures (429/5xx/connection) are retried with exponential backoff
-    max_retries: int = 10
-    retry_backoff_s: float = 1.0
-    retry_max_backoff_s: float = 120.0
+    max_retries: int = MISSING
+    retry_backoff_s: float = MISSING
+    retry_max_backoff_s: float = MISSING
 
 
 @dataclass
 class PipelineConfig:
-    name: str = "minimal"
-    normalize: str = "NFC"  # Unicode normal form applied to every text
-    min_chars: int = 32  # shorter documents are rejected (clean/too_short)
-    max_chars: int = 1_000_000  # longer documents are rejected (clean/too_long)
-    # Filtering stages (data_prep/filters), run in this order after cleaning; all off unless enabled.
+    name: str = MISSING
+    normalize: str = MISSING
+    min_chars: int = MISSING
+    max_chars: int = MISSING
+    # Filtering stages (data_prep/stages/filters), run in this order after cleaning; all off unless enabled.
     lang_id: LangIdConfig = field(default_factory=LangIdConfig)
     blocklist: BlocklistConfig = field(default_factory=BlocklistConfig)
     gopher_repetition: GopherRepetitionConfig = field(default_factory=GopherRepetitionConfig)
@@ -86,38 +91,39 @@ class PipelineConfig:
 
 @dataclass
 class TokenizerConfig:
-    kind: TokenizerKind = TokenizerKind.train_bpe
-    vocab_size: int = 8192
-    path: str | None = None  # kind=file
-    name: str | None = None  # kind=hf
-    train_docs: int = 20_000  # documents used to train the BPE (the first N that pass cleaning)
-    eos_token: str = "<|endoftext|>"
-    bos_token: str | None = None
-    min_frequency: int = 2
+    kind: TokenizerKind = MISSING
+    vocab_size: int = MISSING
+    path: str | None = MISSING
+    name: str | None = MISSING
+    train_docs: int = MISSING
+    eos_token: str = MISSING
+    bos_token: str | None = MISSING
+    min_frequency: int = MISSING
 
 
 @dataclass
 class PrepConfig:
     out_dir: str = MISSING
-    max_docs: int | None = None  # stop after this many source documents (None = all)
-    seq_len: int = 512  # each sample stores seq_len + 1 tokens
-    val_fraction: float = 0.02  # share of documents routed to the val split, by a hash of their id
-    samples_per_shard: int = 2048
-    seed: int = 1234
-    progress: bool = True
+    max_docs: int | None = MISSING
+    seq_len: int = MISSING
+    val_fraction: float = MISSING
+    samples_per_shard: int = MISSING
+    seed: int = MISSING
+    progress: bool = MISSING
     # Execution: the input is split into num_tasks tasks (one per machine / Slurm array index). task_id=null
-    # runs every task here and then merges; task_id=K runs only task K. step picks one phase (see pipeline.py).
-    num_tasks: int = 1
-    task_id: int | None = None
-    step: Step = Step.all
-    num_workers: int = 1  # processes per task (filtering + tokenizing run in parallel, packing stays ordered)
-    chunk_docs: int = 1024  # input records per unit of work handed to a worker (and per dedup part file)
-    report: bool = True  # write OUT/report.html + PNGs after the merge
+    # runs every task here and then merges; task_id=K runs only task K. step picks one phase (see runner/phases.py).
+    num_tasks: int = MISSING
+    task_id: int | None = MISSING
+    step: Step = MISSING
+    num_workers: int = MISSING
+    chunk_docs: int = MISSING
+    report: bool = MISSING
     # A task saves its state after every unit that completed a shard, and at least this often otherwise.
-    checkpoint_every_s: float = 60.0
-    rejects: bool = False  # write OUT/rejects/**.jsonl: id, stage/reason and the start of every rejected text
-    rejects_text_chars: int = 300
-    keep_intermediate: bool = False  # with whole-run dedup: keep each task's filtered parts after packing
+    checkpoint_every_s: float = MISSING
+    rejects: bool = MISSING
+    rejects_text_chars: int = MISSING
+    keep_intermediate: bool = MISSING
+    overwrite: bool = MISSING
     source: SourceConfig = field(default_factory=SourceConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)

@@ -1,17 +1,14 @@
-"""Contract 1: the Document that flows through every data_prep stage, and rejection accounting.
+"""Contract 1: the Document that flows through every data_prep stage, and its rejection accounting.
 
-A stage is ``Iterable[Document] -> Iterable[Document]``. Most stages look at one document at a time, so
-they implement ``DocStage.process(doc) -> Document | str``: the (possibly rewritten) document, or the
-rejection reason. ``run_stages`` chains them and counts every rejection as ``stage/reason`` so that
-``docs_in == docs_written + sum(rejected)`` always holds.
+Every rejection is counted as ``stage/reason`` so that ``docs_in == docs_written + sum(rejected)`` always
+holds; the stage interface itself is ``data_prep.stages.base.Stage``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 
 @dataclass
@@ -66,26 +63,3 @@ class Stats:
             rejected=Counter(data.get("rejected", {})),
             counters=Counter(data.get("counters", {})),
         )
-
-
-class DocStage(Protocol):
-    """A per-document stage. ``name`` is the prefix of its rejection counters."""
-
-    name: str
-
-    def process(self, doc: Document, stats: Stats) -> Document | str:
-        """Return the document (possibly rewritten) or a rejection reason."""
-        ...
-
-
-def run_stages(docs: Iterable[Document], stages: Sequence[DocStage], stats: Stats) -> Iterator[Document]:
-    """Chain per-document stages lazily; every rejection is counted as ``stage/reason``."""
-    for doc in docs:
-        current: Document | str = doc
-        for stage in stages:
-            current = stage.process(current, stats)
-            if isinstance(current, str):
-                stats.reject(stage.name, current)
-                break
-        else:
-            yield current

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from data_prep.dedup.signatures import load_signatures
-from data_prep.filters.config import DedupConfig
+from data_prep.stages.dedup_signature import load_signatures
+from data_prep.stages.filters.config import DedupConfig
 from openpretrain.errors import UserError
 
 EXACT, NEAR = "exact", "near"

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from data_prep.document import Document, Stats
-from data_prep.filters.config import DedupConfig
+from data_prep.stages.base import Stage
+from data_prep.stages.filters.config import DedupConfig
 
 
 def dedup_enabled(cfg: DedupConfig) -> bool:
     return bool(cfg.exact or cfg.near)
 
 
-class DedupFilter:
+class DedupFilter(Stage):
     name = "dedup"
 
     def __init__(self, removed: Mapping[str, str]) -> None:

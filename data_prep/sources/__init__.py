@@ -64,10 +64,28 @@ def to_documents(records: Iterable[RawRecord], cfg: SourceConfig, stats: Stats,
     for record in records:
         stats.docs_in += 1
         error = record.error or ("invalid_utf8" if isinstance(record.text, bytes) else None)
+        if error is None and not _encodable(record):
+            error = "invalid_unicode"
         if error is not None:
             stats.reject(SOURCE_STAGE, error)
             if on_reject is not None:
-                on_reject(record.id, f"{SOURCE_STAGE}/{error}")
+                on_reject(_printable(record.id), f"{SOURCE_STAGE}/{error}")
             continue
         yield Document(id=record.id, text=record.text or "", source=cfg.name, license=cfg.license,
                        url=record.url, synthetic=cfg.synthetic)
+
+
+def _encodable(record: RawRecord) -> bool:
+    """False for a lone surrogate (valid in JSON, ``"\\ud800"``): UTF-8 cannot hold it, so the tokenizer,
+    the shards and the rejects files could not either."""
+    try:
+        for value in (record.text, record.id, record.url):
+            if value is not None:
+                value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
