@@ -27,6 +27,7 @@ from data_prep.stages.filters.config import (
     validate_filters,
 )
 from openpretrain.errors import require
+from openpretrain.logger import LoggerConfig
 
 
 class SourceKind(str, Enum):
@@ -127,6 +128,7 @@ class PrepConfig:
     source: SourceConfig = field(default_factory=SourceConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)  # the prep run in W&B (off by default)
 
 
 def validate(cfg: PrepConfig) -> None:

@@ -49,12 +49,12 @@ def test_generated_dataset_is_linked_to_its_generator_checkpoint(tmp_path: Path,
     [trained] = offline_runs(tmp_path / "train")
     [generated] = offline_runs(tmp_path / "generate")
     [model] = [a for a in trained.logged_artifacts() if a.type == "model"]
-    assert model.name == f"model-{train_id}" and list(model.aliases) == ["step_7", "latest"]
+    assert model.name == f"model-{train_id}" and sorted(model.aliases) == ["latest", "step_7"]
     assert all(entry.ref.startswith("file://") for entry in model.manifest.contents), "checkpoint by reference"
     [used_model] = generated.used_artifacts()
     assert (used_model.type, used_model.name, used_model.digest) == ("model", model.name, model.digest)
     [dataset] = [a for a in generated.logged_artifacts() if a.type == "dataset" and not a.use_after_commit]
-    assert list(dataset.aliases) == ["latest", "round_0"]
+    assert sorted(dataset.aliases) == ["latest", "round_0"]
     [used_by_training] = trained.used_artifacts()
     assert (used_by_training.name, used_by_training.digest) == (dataset.name, dataset.digest)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,8 +32,8 @@ def _chunks(data: bytes):
             pos += left_in_block
             continue
         checksum, length, kind = _CHUNK_HEADER.unpack_from(data, pos)
-        if kind == 0 and length == 0:
-            break  # zero padding at the end of an unfinished block
+        if (kind == 0 and length == 0) or pos + _CHUNK_HEADER.size + length > len(data):
+            break  # the writer has not got further yet
         body = data[pos + _CHUNK_HEADER.size: pos + _CHUNK_HEADER.size + length]
         if zlib.crc32(body, zlib.crc32(bytes([kind]))) & 0xFFFFFFFF != checksum:
             raise ValueError(f"bad checksum at byte {pos}")
@@ -105,10 +106,23 @@ class OfflineRun:
         return rows
 
 
-def offline_runs(directory: Path) -> list[OfflineRun]:
-    """Every offline run under ``directory`` (its ``wandb/`` dir or a parent), oldest first."""
+def _finished_records(log: Path, timeout: float) -> list[pb.Record]:
+    """The records once the run's ``exit`` record is on disk: W&B's service writes the log after
+    ``run.finish()`` has returned, so a reader right after it would see a partial file."""
+    deadline = time.monotonic() + timeout
+    while True:
+        records = read_records(log)
+        if records and records[-1].WhichOneof("record_type") == "exit":
+            return records
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{log}: no exit record after {timeout}s ({len(records)} records)")
+        time.sleep(0.2)
+
+
+def offline_runs(directory: Path, timeout: float = 30) -> list[OfflineRun]:
+    """Every finished offline run under ``directory`` (its ``wandb/`` dir or a parent), oldest first."""
     runs = []
     for run_dir in sorted(directory.rglob("offline-run-*")):
         [log] = run_dir.glob("run-*.wandb")
-        runs.append(OfflineRun(run_dir, read_records(log)))
+        runs.append(OfflineRun(run_dir, _finished_records(log, timeout)))
     return runs

@@ -1,21 +1,22 @@
 """The prep run in W&B: the resolved config, the report's numbers as tables, the dataset as an artifact.
 
 One short run after the manifest and report are written (``logger.mode=online|offline``; ``disabled``
-by default for data_prep). Its files go to ``OUT/wandb/``. A W&B failure is a warning: the prepared
+by default for data_prep). Its files go to ``OUT/wandb/`` (W&B's own folder under ``dir``). A W&B failure is a warning: the prepared
 data is complete without it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from typing import Any
 
 from openpretrain import wandb_lineage
+from openpretrain.logger import LoggerConfig, LoggerMode
 
 log = logging.getLogger(__name__)
 
-WANDB_DIR = "wandb"
 REJECTION_COLUMNS = ["stage", "reason", "docs", "share_of_input"]
 PROVENANCE_COLUMNS = ["by", "name", "docs", "tokens", "token_share"]
 
@@ -47,17 +48,17 @@ def _summary(manifest: dict[str, Any]) -> dict[str, Any]:
             "synthetic_token_share": provenance.get("synthetic_token_share")}
 
 
-def log_prep_run(logger: Any, out_dir: str, manifest: dict[str, Any]) -> str | None:
+def log_prep_run(logger: LoggerConfig, out_dir: str) -> str | None:
     """Log the finished prep of ``out_dir``; returns where the run is (None when disabled or W&B failed)."""
-    mode = getattr(logger.mode, "value", logger.mode)
-    if mode == "disabled":
+    if logger.mode == LoggerMode.disabled:
         return None
+    mode = LoggerMode(logger.mode).value
+    with open(os.path.join(out_dir, "manifest.json"), encoding="utf-8") as fh:
+        manifest = json.load(fh)
     try:
         import wandb
 
-        directory = os.path.join(out_dir, WANDB_DIR)
-        os.makedirs(directory, exist_ok=True)
-        run = wandb.init(mode=mode, dir=directory, project=logger.project, entity=logger.entity, name=logger.name,
+        run = wandb.init(mode=mode, dir=out_dir, project=logger.project, entity=logger.entity, name=logger.name,
                          group=logger.group, tags=list(logger.tags) or None, job_type="data_prep",
                          config=manifest.get("config") or {})
     except Exception as exc:  # noqa: BLE001 - any W&B failure; the data is complete without it
