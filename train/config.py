@@ -150,6 +150,17 @@ class FaultsConfig:
 
 
 @dataclass
+class GenerationsConfig:
+    """The W&B ``generations`` table: these prompts continued every eval_every steps (same seed each time)."""
+
+    prompts: list[str] = field(default_factory=list)  # empty: no table
+    max_new_tokens: int = 32
+    temperature: float = 0.8
+    top_k: int = 50
+    seed: int = 0
+
+
+@dataclass
 class TrainConfig:
     run_dir: str = MISSING
     max_steps: int = 100
@@ -171,6 +182,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    generations: GenerationsConfig = field(default_factory=GenerationsConfig)
     perf: PerfConfig = field(default_factory=PerfConfig)
     stability: StabilityConfig = field(default_factory=StabilityConfig)
     faults: FaultsConfig = field(default_factory=FaultsConfig)
@@ -190,6 +202,10 @@ def validate(cfg: TrainConfig) -> None:
                 "checkpoint_every", "keep_checkpoints"):
         _positive(getattr(cfg, key), key)
     require(cfg.eval_batches >= 0, "eval_batches", f"must be >= 0, got {cfg.eval_batches}")
+    _positive(cfg.generations.max_new_tokens, "generations.max_new_tokens")
+    require(cfg.generations.temperature >= 0, "generations.temperature",
+            f"must be >= 0 (0 = greedy), got {cfg.generations.temperature}")
+    require(cfg.generations.top_k >= 0, "generations.top_k", f"must be >= 0 (0 = off), got {cfg.generations.top_k}")
     if cfg.seq_len is not None:
         _positive(cfg.seq_len, "seq_len")
     m = cfg.model

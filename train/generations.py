@@ -10,24 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from train.config import GenerationsConfig
 from train.generate import Sampling, generate_tokens, prompt_ids
 
 GENERATIONS_FILE = "generations.jsonl"
 COLUMNS = ("step", "prompt", "continuation")
-
-
-@dataclass
-class GenerationsConfig:
-    prompts: list[str] = field(default_factory=list)  # empty: no generations table
-    max_new_tokens: int = 32
-    temperature: float = 0.8
-    top_k: int = 50
-    seed: int = 0
 
 
 class GenerationProbe:

@@ -24,6 +24,9 @@ from train import checkpoint as ckpt
 from train.config import TrainConfig
 from train.data import Batch, DataInfo, build_train_data, build_val_batches, data_info
 from train.engine import DistEnv, batch_sizes, build_engine, init_distributed, load_checkpoint
+from train.generations import COLUMNS as GENERATION_COLUMNS
+from train.generations import GenerationProbe
+from train.load import run_tokenizer
 from train.metrics import MetricsLog, Throughput, memory_gb, new_run_id, peak_flops_per_device
 from train.model import ModelArgs, Transformer, padded_vocab_size
 from train.preemption import StopRequest
@@ -64,6 +67,7 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, raw: DictConfig, env: DistEnv, info: DataInfo) -> None:
         self.cfg, self.env, self.info = cfg, env, info
         self.run_dir = os.path.abspath(cfg.run_dir)
+        self.raw = raw
         self.config = OmegaConf.to_container(raw, resolve=True, enum_to_str=True)
         self.sizes = batch_sizes(cfg, env.world_size)
         self.state = TrainState()
@@ -103,6 +107,9 @@ class Trainer:
         peak = peak_flops_per_device(cfg.peak_flops, env.device)
         self.throughput = Throughput(flops_per_token, peak * env.world_size if peak else None)
         self.metrics.start_wandb(cfg.logger, self.run_dir, self.state.wandb_run_id, self.config)
+        self.metrics.use_datasets([cfg.data.path] if cfg.data.path else [m.path for m in cfg.data.mix])
+        self.generations = GenerationProbe(cfg.generations, run_tokenizer(self.raw), self.run_dir, env.is_main,
+                                           self.state.step)
         if not self.val_batches and cfg.eval_batches:  # a small corpus can leave the val split empty
             self.metrics.event("no_val", self.state.step, "no val samples in the data: val_loss/val_bpb will not be "
                                "logged (prepare more documents or raise data_prep's val_fraction)")
@@ -147,6 +154,9 @@ class Trainer:
                 record.update(self._train_metrics(loss))
             if (step % cfg.eval_every == 0 or step == cfg.max_steps) and self.val_batches:
                 record.update(self.evaluate())
+            if (step % cfg.eval_every == 0 or step == cfg.max_steps) and self.generations.enabled:
+                self.generations.sample(self.engine.module, step)
+                self.metrics.log_table("generations", list(GENERATION_COLUMNS), self.generations.table_rows(), step)
             if record:
                 self._log(record)
             if step % cfg.checkpoint_every == 0 or step == cfg.max_steps or stop:
@@ -281,6 +291,7 @@ class Trainer:
                          self.cfg.keep_checkpoints, kill_before_marker=kill)
         self.saved_step = self.state.step
         log.info("saved checkpoint %s", path)
+        self.metrics.log_checkpoint(path, self.state.step)
 
     def summary(self) -> None:
         if not self.env.is_main:

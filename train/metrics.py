@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from openpretrain import wandb_lineage
 from train.config import LoggerConfig, LoggerMode
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,25 @@ class MetricsLog:
             log.warning("W&B stopped working (%s); logging to %s only", self.wandb_error, self.path)
             self._write({"event": "wandb_unavailable", STEP_KEY: step, "error": self.wandb_error, "time": time.time()})
             self.wandb = None
+
+    def use_datasets(self, paths: list[str]) -> None:
+        """Declare the prepared datasets as this run's inputs (the dataset -> run edges in W&B's lineage)."""
+        if self.wandb is not None:
+            for path in paths:
+                wandb_lineage.use_dataset(self.wandb.run, path)
+
+    def log_checkpoint(self, path: str, step: int) -> None:
+        """A saved checkpoint as this run's model artifact (by reference), aliases step_N and latest."""
+        if self.wandb is not None:
+            wandb_lineage.log_checkpoint(self.wandb.run, path, step)
+
+    def log_table(self, key: str, columns: list[str], rows: list[list[Any]], step: int) -> None:
+        """A W&B table at this step (the whole table each time: W&B shows the latest one)."""
+        if self.wandb is not None:
+            import wandb
+
+            self._to_wandb(lambda sink: sink.run.log({key: wandb.Table(columns=columns, data=rows), STEP_KEY: step}),
+                           step=step)
 
     def event(self, name: str, step: int, message: str, **fields: Any) -> None:
         """A notable happening (resume, rollback, preemption ...): a jsonl line and a log line."""
