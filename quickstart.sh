@@ -8,23 +8,15 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
-fi
-# shellcheck disable=SC1091
-source .venv/bin/activate
-if ! python -c "import openpretrain, torch, deepspeed" 2>/dev/null; then
-  python -m pip install --quiet --upgrade pip
-  python -m pip install --quiet torch==2.13.0
-  python -m pip install --quiet -e ".[test]"
-fi
+bash scripts/setup_venv.sh
+PYTHON=.venv/bin/python  # called by its path, so this works in any shell, now or later
 
 export DS_ACCELERATOR="${DS_ACCELERATOR:-cpu}" WANDB_MODE="${WANDB_MODE:-offline}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 DATA=runs/quickstart/data
 RUN=runs/quickstart/train
 
-python -m data_prep out_dir="$DATA" seq_len=128 tokenizer.vocab_size=4096
-torchrun --standalone --nproc-per-node=2 -m train +experiment=quickstart \
+"$PYTHON" -m data_prep out_dir="$DATA" seq_len=128 tokenizer.vocab_size=4096
+"$PYTHON" -m torch.distributed.run --standalone --nproc-per-node=2 -m train +experiment=quickstart \
   data.path="$DATA" run_dir="$RUN" deepspeed=zero2 logger.mode=offline "$@"
 
 echo
@@ -34,4 +26,4 @@ echo "data report       : $DATA/report.html"
 echo "checkpoint        : $RUN/checkpoints/$(cat "$RUN/checkpoints/latest" 2>/dev/null || echo '?')"
 echo "metrics           : $RUN/metrics.jsonl"
 echo "W&B (offline) run : $(ls -d "$RUN"/wandb/offline-run-* 2>/dev/null | tail -n 1)  (upload: wandb sync <dir>)"
-echo "next              : python -m train.generate checkpoint=$RUN 'prompt=\"def \"' max_new_tokens=40"
+echo "next              : $PYTHON -m train.generate checkpoint=$RUN 'prompt=\"def \"' max_new_tokens=40"

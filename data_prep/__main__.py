@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import hydra
 from omegaconf import DictConfig
 
 from data_prep.config import PrepConfig, register, validate
-from openpretrain.cli import CONFIG_PATH, report_user_errors, to_object
+from openpretrain.cli import hydra_entry, to_object
 
 register()
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="prep")
-@report_user_errors
+@hydra_entry("prep")
 def main(cfg: DictConfig) -> None:
     prep_cfg: PrepConfig = to_object(cfg)
     validate(prep_cfg)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import sys
 
-import hydra
 from omegaconf import DictConfig
 
 from launch.app import in_sweep, run_launch
 from launch.config import JobKind, LaunchConfig, register, validate
 from launch.overrides import expand, is_multirun, job_from_launch_args, launch_override, split_argv
 from launch.target import compose_target
-from openpretrain.cli import CONFIG_PATH, report_user_errors, to_object
+from openpretrain.cli import hydra_entry, report_user_errors, to_object
 from openpretrain.errors import UserError
 
 register()
@@ -43,8 +42,7 @@ def _hydra_argv(argv: list[str]) -> list[str]:
     return [*launch_args, launch_override(combinations)]
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="launch")
-@report_user_errors
+@hydra_entry("launch")
 def _launch(cfg: DictConfig) -> None:
     launch_cfg: LaunchConfig = to_object(cfg)
     validate(launch_cfg)

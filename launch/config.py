@@ -1,12 +1,16 @@
-"""Structured config for ``python -m launch`` (defaults live in conf/launch.yaml and conf/cluster/)."""
+"""Structured config for ``python -m launch``: types and validation only.
+
+Every default lives in conf/launch.yaml and conf/cluster/ (MISSING here), so there is one place to read them.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
 
 from openpretrain.errors import require
 
@@ -31,68 +35,68 @@ class GpuDirective(str, Enum):
 class TorchrunConfig:
     """How torchrun starts the training processes (config key ``launch``)."""
 
-    nproc_per_node: int | None = None  # None: 1 locally, cluster.gpus_per_node (or 1) on Slurm
-    nnodes: int = 1  # local only; on Slurm the allocation decides (cluster.nodes)
-    node_rank: int = 0  # local only
-    rdzv_endpoint: str | None = None  # host:port of node 0; None = --standalone (single node)
-    rdzv_id: str = "openpretrain"  # must match on all nodes of one run (Slurm uses the job id)
-    rdzv_port: int = 29500  # Slurm / slurm_env: c10d rendezvous port on the first node
-    slurm_env: bool = False  # local: take nnodes, node rank and rendezvous host from the Slurm allocation
-    max_restarts: int = 0  # torchrun restarts of the whole worker group after a failure
-    log_dir: str | None = None  # per-rank stdout/stderr files; None = <run_dir>/logs
-    redirects: int = 3  # torchrun --redirects: 0 none, 1 stdout, 2 stderr, 3 both into the log files
-    tee: int = 3  # torchrun --tee: also copy those streams to the console
-    omp_num_threads: int | None = None  # None = CPUs available to the node / processes per node
-    torchrun: str = "torchrun"  # the torchrun executable
-    env: dict[str, str] = field(default_factory=dict)  # exported before torchrun starts
+    nproc_per_node: int | None = MISSING  # None: 1 locally, cluster.gpus_per_node (or 1) on Slurm
+    nnodes: int = MISSING  # local only; on Slurm the allocation decides (cluster.nodes)
+    node_rank: int = MISSING  # local only
+    rdzv_endpoint: str | None = MISSING  # host:port of node 0; None = --standalone (single node)
+    rdzv_id: str = MISSING  # must match on all nodes of one run (Slurm uses the job id)
+    rdzv_port: int = MISSING  # Slurm / slurm_env: c10d rendezvous port on the first node
+    slurm_env: bool = MISSING  # local: take nnodes, node rank and rendezvous host from the Slurm allocation
+    max_restarts: int = MISSING  # torchrun restarts of the whole worker group after a failure
+    log_dir: str | None = MISSING  # per-rank stdout/stderr files; None = <run_dir>/logs
+    redirects: int = MISSING  # torchrun --redirects: 0 none, 1 stdout, 2 stderr, 3 both into the log files
+    tee: int = MISSING  # torchrun --tee: also copy those streams to the console
+    omp_num_threads: int | None = MISSING  # None = CPUs available to the node / processes per node
+    torchrun: str | None = MISSING  # the torchrun executable; None = python -m torch.distributed.run
+    env: dict[str, str] = MISSING  # exported before torchrun starts
 
 
 @dataclass
 class ClusterConfig:
-    name: str = "local"
-    kind: ClusterKind = ClusterKind.local
+    name: str = MISSING
+    kind: ClusterKind = MISSING
     # --- Slurm only below ---
-    nodes: int = 1
-    gpus_per_node: int = 0
-    gpu_directive: GpuDirective = GpuDirective.gpus_per_node
-    cpus_per_task: int | None = None  # one task per node, so: CPUs per node for torchrun and its workers
-    mem: str | None = None  # e.g. 0 (all memory of the node) or 480G
-    partition: str | None = None
-    require_partition: bool = False  # site files set this when the cluster has no default partition
-    account: str | None = None
-    qos: str | None = None
-    time: str = "24:00:00"  # Slurm time limit: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS
-    constraint: str | None = None
-    exclusive: bool = True
-    mail_user: str | None = None
-    mail_type: list[str] = field(default_factory=list)  # e.g. [END,FAIL]
-    job_name: str = "openpretrain"
-    output: str | None = None  # None = <run_dir>/launch/slurm-%j.out (prep: <out_dir>/launch/...)
-    error: str | None = None  # None = stderr goes into the output file
-    requeue: bool = True  # after the USR1 checkpoint, requeue so the next allocation resumes
-    signal_seconds: int = 300  # USR1 (save a checkpoint) this many seconds before the time limit
-    setup: list[str] = field(default_factory=list)  # shell lines run first: module load, venv, ...
-    extra_sbatch: list[str] = field(default_factory=list)  # more #SBATCH options, e.g. --reservation=x
-    python: str = "python"  # the interpreter on the nodes (after cluster.setup)
-    sbatch: str = "sbatch"  # the submit command
+    nodes: int = MISSING
+    gpus_per_node: int = MISSING
+    gpu_directive: GpuDirective = MISSING
+    cpus_per_task: int | None = MISSING  # one task per node, so: CPUs per node for torchrun and its workers
+    mem: str | None = MISSING  # e.g. 0 (all memory of the node) or 480G
+    partition: str | None = MISSING
+    require_partition: bool = MISSING  # site files set this when the cluster has no default partition
+    account: str | None = MISSING
+    qos: str | None = MISSING
+    time: str = MISSING  # Slurm time limit: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS
+    constraint: str | None = MISSING
+    exclusive: bool = MISSING
+    mail_user: str | None = MISSING
+    mail_type: list[str] = MISSING  # e.g. [END,FAIL]
+    job_name: str = MISSING
+    output: str | None = MISSING  # None = <run_dir>/launch/slurm-%j.out (prep: <out_dir>/launch/...)
+    error: str | None = MISSING  # None = stderr goes into the output file
+    requeue: bool = MISSING  # after the USR1 checkpoint, requeue so the next allocation resumes
+    signal_seconds: int = MISSING  # USR1 (save a checkpoint) this many seconds before the time limit
+    setup: list[str] = MISSING  # shell lines run first: module load, venv, ...
+    extra_sbatch: list[str] = MISSING  # more #SBATCH options, e.g. --reservation=x
+    python: str | None = MISSING  # the interpreter on the nodes; None = the one running launch (absolute)
+    sbatch: str = MISSING  # the submit command
 
 
 @dataclass
 class PrepLaunchConfig:
     # The array size is data_prep's own num_tasks (given after --); index i runs task_id=i.
-    max_parallel: int | None = None  # Slurm: at most this many array tasks at once (--array=...%N)
+    max_parallel: int | None = MISSING  # Slurm: at most this many array tasks at once (--array=...%N)
 
 
 @dataclass
 class LaunchConfig:
-    job: JobKind = JobKind.train
-    dry_run: bool = False  # print the command (local) or the script + sbatch command (Slurm) only
-    overrides: list[str] = field(default_factory=list)  # passed through to train / data_prep (after --)
-    workdir: str | None = None  # where the job runs; None = the current directory
-    check_paths: bool = True  # fail early when data.path has no manifest.json
-    launch: TorchrunConfig = field(default_factory=TorchrunConfig)
-    cluster: ClusterConfig = field(default_factory=ClusterConfig)
-    prep: PrepLaunchConfig = field(default_factory=PrepLaunchConfig)
+    job: JobKind = MISSING
+    dry_run: bool = MISSING  # print the command (local) or the script + sbatch command (Slurm) only
+    overrides: list[str] = MISSING  # passed through to train / data_prep (after --)
+    workdir: str | None = MISSING  # where the job runs; None = the current directory
+    check_paths: bool = MISSING  # fail early when data.path has no manifest.json
+    launch: TorchrunConfig = MISSING
+    cluster: ClusterConfig = MISSING
+    prep: PrepLaunchConfig = MISSING
 
 
 MAIL_TYPES = {"NONE", "BEGIN", "END", "FAIL", "REQUEUE", "ALL", "INVALID_DEPEND", "STAGE_OUT",
@@ -136,7 +140,8 @@ def _validate_torchrun(t: TorchrunConfig) -> None:
         require(value in (0, 1, 2, 3), f"launch.{key}", f"must be 0 (none), 1 (stdout), 2 (stderr) or 3 (both), got {value}")
     if t.omp_num_threads is not None:
         require(t.omp_num_threads >= 1, "launch.omp_num_threads", f"must be >= 1, got {t.omp_num_threads}")
-    require(bool(t.torchrun), "launch.torchrun", "must name the torchrun executable")
+    require(t.torchrun is None or bool(t.torchrun), "launch.torchrun",
+            "must name the torchrun executable, or be null for python -m torch.distributed.run")
     require(1 <= t.rdzv_port <= 65535, "launch.rdzv_port", f"must be a TCP port, got {t.rdzv_port}")
     if t.slurm_env:
         require(t.nnodes == 1 and t.rdzv_endpoint is None, "launch.slurm_env",

@@ -89,6 +89,11 @@ def _train_options(cfg: LaunchConfig, target: Target) -> list[str]:
     return _options(c, c.job_name, os.path.join(target.launch_dir, "slurm-%j.out"), resources, behaviour)
 
 
+def node_python(cfg: LaunchConfig) -> str:
+    """cluster.python, or the absolute path of the Python running launch (a venv works unactivated)."""
+    return cfg.cluster.python or sys.executable
+
+
 def _node_torchrun(cfg: LaunchConfig, target: Target) -> str:
     """The torchrun line each node runs; rendezvous values come from the allocation at run time."""
     logs = shlex.quote(torchrun.log_dir(cfg, target)) + '/"job$SLURM_JOB_ID-node$SLURM_NODEID"'
@@ -96,7 +101,7 @@ def _node_torchrun(cfg: LaunchConfig, target: Target) -> str:
     if torchrun.wants_rank_logs(cfg):  # per node and job: ranks restart at 0 on every node
         flags += [f"--log-dir={logs}", *torchrun.stream_flags(cfg)]
     groups = [
-        shlex.quote(cfg.launch.torchrun),
+        shlex.join(torchrun.torchrun_argv(cfg, node_python(cfg))),
         '--nnodes="$SLURM_JOB_NUM_NODES" --node-rank="$SLURM_NODEID"',
         '--rdzv-backend=c10d --rdzv-endpoint="$MASTER_ADDR:$RDZV_PORT" --rdzv-id="$SLURM_JOB_ID"',
         " ".join(flags),
@@ -146,7 +151,7 @@ def _prep_command(cfg: LaunchConfig, target: Target, stage: PrepStage) -> str:
     for key in ("task_id", "step"):
         if any(key_of(o) == key for o in target.overrides):
             raise UserError(f"data_prep override {key}=... is set by launch for each Slurm job; drop it")
-    return " ".join([shlex.join([cfg.cluster.python, "-m", target.spec.module, *target.overrides]), *stage.args])
+    return " ".join([shlex.join([node_python(cfg), "-m", target.spec.module, *target.overrides]), *stage.args])
 
 
 def render_prep(cfg: LaunchConfig, target: Target) -> list[Script]:

@@ -20,6 +20,7 @@ from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from launch.config import JobKind
 from openpretrain.cli import CONFIG_PATH, to_object
 from openpretrain.errors import UserError
+from openpretrain.hydra_errors import hydra_error_line
 from openpretrain.manifest import MANIFEST_NAME
 
 
@@ -93,8 +94,7 @@ def compose_target(kind: JobKind, overrides: list[str], workdir: str, check_path
     except MissingMandatoryValue as exc:
         raise UserError(f"{spec.module}: '{exc.full_key}' must be set; add {exc.full_key}=... after --") from None
     except (HydraException, OmegaConfBaseException) as exc:
-        message = " ".join(str(exc).split())  # Hydra/OmegaConf messages span several lines
-        raise UserError(f"{spec.module}: {message}") from None
+        raise UserError(f"{spec.module}: {hydra_error_line(exc, list(overrides))}") from None
     except UserError as exc:
         raise UserError(f"{spec.module}: {exc}") from None
     target = Target(kind=kind, spec=spec, overrides=list(overrides), config=cfg, workdir=workdir)

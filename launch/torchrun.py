@@ -28,6 +28,13 @@ class Command:
         return " ".join([*assignments, shlex.join(self.argv)])
 
 
+def torchrun_argv(cfg: LaunchConfig, python: str = sys.executable) -> list[str]:
+    """launch.torchrun, or ``python -m torch.distributed.run`` (torchrun of that Python, no PATH needed)."""
+    if cfg.launch.torchrun:
+        return [cfg.launch.torchrun]
+    return [python, "-m", "torch.distributed.run"]
+
+
 def nproc_per_node(cfg: LaunchConfig) -> int:
     """Processes per node: launch.nproc_per_node, else one per GPU on Slurm, else 1."""
     if cfg.launch.nproc_per_node is not None:
@@ -114,7 +121,7 @@ def local_command(cfg: LaunchConfig, target: Target) -> Command:
     if target.kind == JobKind.prep:  # data_prep runs its own process pool (num_tasks, num_workers)
         return Command(argv=[sys.executable, *entry_args(target)])
     nproc = nproc_per_node(cfg)
-    argv = [cfg.launch.torchrun, *_rendezvous(cfg), *worker_flags(cfg, log_dir(cfg, target)),
+    argv = [*torchrun_argv(cfg), *_rendezvous(cfg), *worker_flags(cfg, log_dir(cfg, target)),
             *entry_args(target)]
     return Command(argv=argv, env=local_env(cfg, nproc))
 

@@ -1,43 +1,127 @@
-"""Helpers shared by the Hydra entry points (``python -m data_prep|train|launch``)."""
+"""Helpers shared by the Hydra entry points (``python -m data_prep|train|launch``, train.export, ...)."""
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
 import functools
-import os
+import importlib.resources
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
 
+import hydra
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from openpretrain.errors import ConfigError, UserError
+from openpretrain.hydra_errors import hydra_error_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Hydra resolves config_path relative to the calling module; every package sits one level below.
-CONFIG_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conf")
+
+def _config_dir() -> str:
+    """conf/ of this installation: inside the package of a wheel, else the checkout's conf/.
+
+    A wheel ships the repository's conf/ as the package resource ``openpretrain/conf`` (setup.py maps
+    it); a checkout (editable install or PYTHONPATH) has no such folder and uses conf/ at its root,
+    where users edit it.
+    """
+    shipped = importlib.resources.files("openpretrain") / "conf"
+    if shipped.is_dir():
+        return str(shipped)
+    return str(Path(__file__).resolve().parents[1] / "conf")
+
+
+CONFIG_PATH = _config_dir()
 
 
 def report_user_errors(fn: F) -> F:
     """Turn ``UserError`` into one ``error: ...`` line on stderr and exit code 2.
 
-    Hydra prints its own short message for unknown keys and invalid enum values; this covers the
-    checks our code does after composition (missing paths, ranges, inconsistent sizes).
+    This covers the checks our code does after composition (missing paths, ranges, inconsistent
+    sizes); ``hydra_entry`` covers the errors Hydra finds while composing.
     """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (UserError, OmegaConfBaseException) as exc:
-            # OmegaConf messages span several lines (key, type, ...); keep them but drop the traceback.
-            print(f"error: {exc}".strip(), file=sys.stderr, flush=True)
-            sys.exit(2)
+        except UserError as exc:
+            fail(str(exc))
+        except OmegaConfBaseException as exc:  # its messages span several lines (key, type, ...)
+            fail(hydra_error_line(exc, []))
 
     return wrapper  # type: ignore[return-value]
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``error: message`` as one line on stderr and exit 2."""
+    print("error: " + " ".join(message.split()), file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+def _sweep_samples(overrides: list[str]) -> list[list[str]]:
+    """Override lists that together try every value of every discrete sweep once (``a=1,2`` -> 2 lists).
+
+    Keys and types are checked per value, so the product of the sweeps is not needed.
+    """
+    parser = OverridesParser.create()
+    choices: list[list[str]] = []
+    for text in overrides:
+        override = parser.parse_override(text)
+        if not override.is_sweep_override():
+            choices.append([text])
+        elif override.is_discrete_sweep():
+            key = override.get_key_element()
+            choices.append([f"{key}={value}" for value in override.sweep_string_iterator()])
+        # interval() sweeps are left to Hydra's sweeper
+    longest = max((len(values) for values in choices), default=1)
+    return [[values[min(i, len(values) - 1)] for values in choices] for i in range(longest)]
+
+
+def check_composition(config_name: str, argv: list[str]) -> None:
+    """Compose ``config_name`` with the overrides in ``argv`` as Hydra will; fail in one line if it can't."""
+    from hydra._internal.utils import get_args_parser  # Hydra's own command-line grammar
+
+    args, _ = get_args_parser().parse_known_args(argv)
+    if args.config_dir or args.config_path or args.shell_completion:
+        return  # another search path, or tab completion: leave them to Hydra
+    overrides = list(args.overrides)
+    try:
+        for sample in _sweep_samples(overrides) if args.multirun else [overrides]:
+            overrides = sample
+            GlobalHydra.instance().clear()
+            with initialize_config_dir(config_dir=CONFIG_PATH, version_base="1.3"):
+                compose(config_name=args.config_name or config_name, overrides=sample)
+    except (HydraException, OmegaConfBaseException) as exc:
+        fail(hydra_error_line(exc, overrides))
+
+
+def hydra_entry(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], None]]:
+    """``@hydra.main`` on conf/<config_name>.yaml, with every error as one ``error:`` line and exit 2.
+
+    The overrides are composed once before Hydra runs, so that Hydra's own errors (unknown group
+    option, unknown key, wrong type) are reported like ours, with the choices or the nearest key.
+    """
+
+    def decorate(task: Callable[[DictConfig], Any]) -> Callable[[], None]:
+        hydra_task = hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name=config_name)(
+            report_user_errors(task))
+
+        @functools.wraps(task)
+        def entry() -> None:
+            check_composition(config_name, sys.argv[1:])
+            hydra_task()
+
+        return entry
+
+    return decorate
 
 
 def to_object(cfg: DictConfig) -> Any:

@@ -43,6 +43,13 @@ def run_module(module: str, *overrides: str, cwd: Path = REPO_ROOT, env: dict | 
     return proc
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every integration test is also slow: the fast tier (-m "not slow") never starts DeepSpeed ranks."""
+    for item in items:
+        if item.get_closest_marker("integration") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def prepared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Contract-2 directory (manifest, tokenizer, train/val shards) from the embedded corpus."""

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import hydra
 from omegaconf import DictConfig
 
-from openpretrain.cli import CONFIG_PATH, report_user_errors, to_object
+from openpretrain.cli import hydra_entry, to_object
 from train.config import TrainConfig, register, validate
 
 register()
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="train")
-@report_user_errors
+@hydra_entry("train")
 def main(cfg: DictConfig) -> None:
     train_cfg: TrainConfig = to_object(cfg)
     validate(train_cfg)

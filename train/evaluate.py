@@ -19,11 +19,10 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import hydra
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
-from openpretrain.cli import CONFIG_PATH, report_user_errors, to_object
+from openpretrain.cli import hydra_entry, to_object
 from openpretrain.errors import ConfigError, UserError, require
 
 log = logging.getLogger(__name__)
@@ -193,8 +192,7 @@ def evaluate(cfg: EvaluateConfig) -> dict:
 register()
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="evaluate")
-@report_user_errors
+@hydra_entry("evaluate")
 def main(cfg: DictConfig) -> None:
     eval_cfg: EvaluateConfig = to_object(cfg)
     validate(eval_cfg)

@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
-import hydra
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
-from openpretrain.cli import CONFIG_PATH, report_user_errors, to_object
+from openpretrain.cli import hydra_entry, to_object
 from openpretrain.errors import ConfigError, UserError, require
 
 if TYPE_CHECKING:
@@ -220,8 +219,7 @@ def export(cfg: ExportConfig) -> str:
 register()
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="export")
-@report_user_errors
+@hydra_entry("export")
 def main(cfg: DictConfig) -> None:
     export_cfg: ExportConfig = to_object(cfg)
     validate(export_cfg)

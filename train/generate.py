@@ -11,11 +11,10 @@ import json
 import logging
 from dataclasses import dataclass
 
-import hydra
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
-from openpretrain.cli import CONFIG_PATH, report_user_errors, to_object
+from openpretrain.cli import hydra_entry, to_object
 from openpretrain.errors import UserError, require
 
 log = logging.getLogger(__name__)
@@ -152,8 +151,7 @@ def run(cfg: GenerateConfig) -> list[dict]:
 register()
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="generate")
-@report_user_errors
+@hydra_entry("generate")
 def main(cfg: DictConfig) -> None:
     gen_cfg: GenerateConfig = to_object(cfg)
     validate(gen_cfg)

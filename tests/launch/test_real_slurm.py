@@ -1,8 +1,8 @@
-"""Launch against a real Slurm 22.05 cluster (tests/real_slurm.py: munged, slurmctld, slurmd n1 and n2).
+"""Launch against a real Slurm 22.05 cluster (tests/launch/real_slurm.py: munged, slurmctld, slurmd n1 and n2).
 
 What a user does on a cluster: a 2-node training job, USR1 before the time limit (save, requeue, resume),
 scancel (save, no requeue), the data_prep job chain and a submitit sweep. Skipped, with the reason, where
-Slurm is not installed (the fake-Slurm tests in test_launch_e2e.py cover the scripts there).
+Slurm is not installed (the fake-Slurm tests in test_e2e.py cover the scripts there).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import real_slurm
+from tests.launch import real_slurm
 from tests.conftest import run_module
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -1,21 +1,23 @@
 """Golden files: the exact dry-run output (commands, sbatch scripts) for a few representative configs.
 
 After an intended change to the rendering, regenerate with
-    UPDATE_GOLDEN=1 python -m pytest tests/test_launch_golden.py
-and review the diff of tests/golden/launch/ like code.
+    UPDATE_GOLDEN=1 python -m pytest tests/launch/test_golden.py
+and review the diff of tests/launch/golden/ like code. The absolute path of the Python running launch
+(the default torchrun and Slurm interpreter) is written as $PYTHON, so the files hold on every machine.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, run_module
+from tests.conftest import run_module
 
-GOLDEN_DIR = REPO_ROOT / "tests" / "golden" / "launch"
+GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 FIXED = ["dry_run=true", "check_paths=false", "workdir=/golden/work"]
 TRAIN = ["--", "data.path=/golden/data", "run_dir=/golden/run", "max_steps=1000", "model=llama_125m"]
 
@@ -49,7 +51,7 @@ CASES = {
 def test_dry_run_matches_golden(name: str) -> None:
     args = CASES[name]
     cut = args.index("--")
-    output = run_module("launch", *args[:cut], *FIXED, *args[cut:]).stdout
+    output = run_module("launch", *args[:cut], *FIXED, *args[cut:]).stdout.replace(sys.executable, "$PYTHON")
     golden = GOLDEN_DIR / f"{name}.txt"
     if os.environ.get("UPDATE_GOLDEN"):
         golden.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """Launch for real on one machine: two "nodes" rendezvous and train (CPU, gloo), preemption and requeue.
 
-Slurm is the fake of tests/launch_fake_slurm.py: sbatch runs the rendered script as a 2-node allocation
+Slurm is the fake of tests/launch/fake_slurm.py: sbatch runs the rendered script as a 2-node allocation
 on localhost, srun starts one torchrun per "node", scontrol records the requeue and the job runs again.
 """
 
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import launch_fake_slurm as fake
 from tests.conftest import REPO_ROOT, run_module
+from tests.launch import fake_slurm as fake
 
 pytestmark = pytest.mark.integration
 

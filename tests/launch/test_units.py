@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -103,3 +105,38 @@ def test_defaults_are_valid_for_both_clusters_and_the_example_site() -> None:
     site = _launch_cfg("cluster=example_site", "cluster.partition=gpu")
     validate(site)
     assert site.cluster.require_partition and site.cluster.kind.value == "slurm"
+
+
+def test_launch_dataclasses_hold_no_defaults() -> None:
+    """conf/launch.yaml and conf/cluster/ are the one place for launch defaults; the code declares types."""
+    from dataclasses import MISSING as NO_DEFAULT
+    from dataclasses import fields
+
+    from launch.config import ClusterConfig, PrepLaunchConfig, TorchrunConfig
+
+    for schema in (LaunchConfig, TorchrunConfig, ClusterConfig, PrepLaunchConfig):
+        for field in fields(schema):
+            assert field.default_factory is NO_DEFAULT, f"{schema.__name__}.{field.name} has a default factory"
+            assert field.default == "???", f"{schema.__name__}.{field.name} has a default in code: {field.default!r}"
+
+
+@pytest.mark.parametrize("cluster", sorted(p.stem for p in (Path(CONFIG_PATH) / "cluster").glob("*.yaml")))
+@pytest.mark.parametrize("job", ["train", "prep"])
+def test_shipped_presets_compose_with_no_missing_value(cluster: str, job: str) -> None:
+    with initialize_config_dir(config_dir=CONFIG_PATH, version_base="1.3"):
+        cfg = compose(config_name="launch", overrides=[f"cluster={cluster}", f"job={job}"])
+    assert OmegaConf.missing_keys(cfg) == set()
+    assert OmegaConf.to_object(cfg).cluster.name == cluster
+
+
+def test_torchrun_and_node_python_default_to_this_interpreter() -> None:
+    import sys
+
+    from launch.slurm import node_python
+    from launch.torchrun import torchrun_argv
+
+    cfg = _launch_cfg("cluster=slurm")
+    assert torchrun_argv(cfg) == [sys.executable, "-m", "torch.distributed.run"]
+    assert node_python(cfg) == sys.executable
+    chosen = _launch_cfg("cluster=slurm", "launch.torchrun=/opt/bin/torchrun", "cluster.python=python3")
+    assert torchrun_argv(chosen, node_python(chosen)) == ["/opt/bin/torchrun"] and node_python(chosen) == "python3"

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test command (README "Tests"; .ci/run runs exactly it): `bash test.sh [pytest arguments]`.
+# Sets up .venv as quickstart.sh does, then runs pytest with .venv's Python; no venv needs to be active.
+#   bash test.sh                  # everything
+#   bash test.sh -m "not slow"    # the fast tier: unit tests, no subprocess training
+set -euo pipefail
+cd "$(dirname "$0")"
+bash scripts/setup_venv.sh
+exec .venv/bin/python -m pytest -q "$@"
