@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.launch import real_slurm
 from tests.conftest import run_module
+from tests.launch import real_slurm
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
