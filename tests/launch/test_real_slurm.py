@@ -56,12 +56,15 @@ def _steps(records: list[dict]) -> list[int]:
 
 
 def _wait_for_step(cluster: real_slurm.Cluster, job_id: str, run_dir: Path, step: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+    """Poll metrics.jsonl closely (the signal must land while training runs), the job state now and then."""
+    deadline, polls = time.monotonic() + timeout, 0
     while not any(s >= step for s in _steps(_metrics(run_dir))):
-        state = cluster.job(job_id).get("JobState")
-        assert state in ("PENDING", "RUNNING", "CONFIGURING"), f"job {job_id} is {state} before step {step}"
+        if polls % 20 == 0:
+            state = cluster.job(job_id).get("JobState")
+            assert state in ("PENDING", "RUNNING", "CONFIGURING"), f"job {job_id} is {state} before step {step}"
         assert time.monotonic() < deadline, f"training did not reach step {step} in {timeout}s"
-        time.sleep(0.5)
+        polls += 1
+        time.sleep(0.05)
 
 
 def _submit_training(cluster: real_slurm.Cluster, prepared_dir: Path, run_dir: Path, max_steps: int) -> str:
@@ -73,7 +76,8 @@ def _submit_training(cluster: real_slurm.Cluster, prepared_dir: Path, run_dir: P
 
 def test_usr1_saves_requeues_and_resumes_on_two_nodes(cluster: real_slurm.Cluster, prepared_dir: Path,
                                                        tmp_path: Path) -> None:
-    run_dir, max_steps = tmp_path / "run", 12
+    # enough steps that USR1 lands mid-run: an idle 2-core machine trains ~30 steps/s, a loaded one ~1
+    run_dir, max_steps = tmp_path / "run", 48
     job_id = _submit_training(cluster, prepared_dir, run_dir, max_steps)
     _wait_for_step(cluster, job_id, run_dir, 2, timeout=300)
     # what --signal=B:USR1@N does before the time limit: USR1 to the batch shell only
