@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import run_module
 from tests.launch import real_slurm
+from tests.wandb_offline import offline_runs
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -96,6 +97,12 @@ def test_usr1_saves_requeues_and_resumes_on_two_nodes(cluster: real_slurm.Cluste
     assert last["data_position"] == max_steps * MICRO * 2  # two ranks (one per node), nothing replayed
     log = (run_dir / "launch" / f"slurm-{job_id}.out").read_text()
     assert "requeueing job" in log and "(restart 1)" in log and "on 2 node(s)" in log
+    # one W&B run across both allocations: the same id, each part declaring the dataset and logging its checkpoints
+    first, second = offline_runs(run_dir)
+    assert first.id == second.id
+    for part, steps in ((first, [stop]), (second, [max_steps])):
+        assert [a.type for a in part.used_artifacts()] == ["dataset"]
+        assert [json.loads(a.metadata)["step"] for a in part.logged_artifacts() if a.type == "model"] == steps
     print(f"requeue: preempted at step {stop}, resumed {resumed['time'] - preempted['time']:.1f}s later")
 
 
