@@ -50,10 +50,15 @@ def make_synthetic(out: str, shards: int, samples_per_shard: int, seq_len: int, 
 
 
 def make_cfg(data: str, micro: int, workers: int, run_dir: str):
-    from train.config import DataConfig, TrainConfig
+    from hydra import compose, initialize_config_dir
 
-    return TrainConfig(run_dir=run_dir, micro_batch_size=micro,
-                       data=DataConfig(path=data, num_workers=workers))
+    from openpretrain.cli import CONFIG_PATH, to_object
+    from train.config import register
+
+    register()  # defaults live in conf/: compose them as `python -m train` does
+    with initialize_config_dir(config_dir=CONFIG_PATH, version_base="1.3"):
+        return to_object(compose("train", overrides=[f"run_dir={run_dir}", f"micro_batch_size={micro}",
+                                                     f"data.path={data}", f"data.num_workers={workers}"]))
 
 
 def throughput(args: argparse.Namespace, workers: int) -> dict:

@@ -1,7 +1,7 @@
 """Training throughput: our stack vs Hugging Face LlamaForCausalLM + DeepSpeed ZeRO-2, same shape, same run.
 
 Ours is the real training stack: conf/train.yaml composed by Hydra (so every ``perf.*``, ``deepspeed=``,
-``compile=`` override works as in ``python -m train``), ``train.loop.build_model`` and
+``compile=`` override works as in ``python -m train``), ``train.model_setup.build_model`` and
 ``train.engine.build_engine``, and the loop's step (micro batches through ``engine(inputs, targets=...)``,
 one all-reduce + read of the loss per optimizer step). Tokens come from a synthetic source (pinned host
 tensors, like the loader's) or from real shards through ``train.data`` (``--data DIR``).
@@ -27,7 +27,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from types import SimpleNamespace
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -219,12 +218,12 @@ def measure(name: str, engine, batches, env, args, micro: int, flops_per_token: 
 
 def run_ours(args: argparse.Namespace, env, peak: float | None) -> tuple[Result, float]:  # noqa: ANN001
     from train.engine import build_engine
-    from train.loop import build_model
+    from train.model_setup import build_model, checked_model_args
     from train.perf import model_flops_per_token
 
     cfg = compose_config(args, args.micro_batch)
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg, SimpleNamespace(vocab_size=cfg.model.vocab_size, seq_len=args.seq_len))
+    model = build_model(checked_model_args(cfg.model, cfg.model.vocab_size, args.seq_len), cfg.perf)
     flops = model_flops_per_token(model, args.seq_len)
     engine = build_engine(model, cfg, env)
     if cfg.compile and not getattr(engine, "is_compiled", False):
@@ -356,12 +355,12 @@ def main(argv: list[str] | None = None) -> None:
         results.append(ours)
     if "baseline" in paths:
         if flops is None:
-            from train.loop import build_model
+            from train.model_setup import build_model, checked_model_args
             from train.perf import model_flops_per_token
 
             cfg = compose_config(args, args.micro_batch)
             with torch.device("meta"):
-                shape = build_model(cfg, SimpleNamespace(vocab_size=cfg.model.vocab_size, seq_len=args.seq_len))
+                shape = build_model(checked_model_args(cfg.model, cfg.model.vocab_size, args.seq_len), cfg.perf)
             flops = model_flops_per_token(shape, args.seq_len)
         results.append(run_baseline(args, env, peak, flops))
     if env.is_main:

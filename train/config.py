@@ -9,12 +9,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from openpretrain.errors import require
-
-
-class LoggerMode(str, Enum):
-    online = "online"
-    offline = "offline"
-    disabled = "disabled"
+from openpretrain.logger import LoggerConfig, LoggerMode  # noqa: F401 - shared with data_prep, re-exported
 
 
 class Offload(str, Enum):
@@ -30,34 +25,34 @@ class Precision(str, Enum):
 
 @dataclass
 class ModelConfig:
-    name: str = "tiny"
-    dim: int = 128
-    n_layers: int = 4
-    n_heads: int = 4
-    n_kv_heads: int = 2
-    ffn_dim: int = 352
-    vocab_size: int | None = None  # None = take it from the data manifest's tokenizer
-    pad_vocab_to: int = 128  # round the embedding up so matmuls hit tensor-core friendly shapes
-    max_seq_len: int = 4096
-    rope_theta: float = 10000.0
-    norm_eps: float = 1e-5
-    tie_embeddings: bool = False
-    init_std: float = 0.02
+    name: str = MISSING
+    dim: int = MISSING
+    n_layers: int = MISSING
+    n_heads: int = MISSING
+    n_kv_heads: int = MISSING
+    ffn_dim: int = MISSING
+    vocab_size: int | None = MISSING  # None = take it from the data manifest's tokenizer
+    pad_vocab_to: int = MISSING  # round the embedding up so matmuls hit tensor-core friendly shapes
+    max_seq_len: int = MISSING
+    rope_theta: float = MISSING
+    norm_eps: float = MISSING
+    tie_embeddings: bool = MISSING
+    init_std: float = MISSING
 
 
 @dataclass
 class DeepSpeedConfig:
-    name: str = "zero2"
-    zero_stage: int = 2
-    offload_optimizer: Offload = Offload.none
-    offload_param: Offload = Offload.none
-    precision: Precision = Precision.auto
-    allgather_bucket_size: int = 200_000_000
-    reduce_bucket_size: int = 200_000_000
-    overlap_comm: bool = True
-    contiguous_gradients: bool = True
-    stage3_prefetch_bucket_size: int = 50_000_000
-    stage3_param_persistence_threshold: int = 100_000
+    name: str = MISSING
+    zero_stage: int = MISSING
+    offload_optimizer: Offload = MISSING
+    offload_param: Offload = MISSING
+    precision: Precision = MISSING
+    allgather_bucket_size: int = MISSING
+    reduce_bucket_size: int = MISSING
+    overlap_comm: bool = MISSING
+    contiguous_gradients: bool = MISSING
+    stage3_prefetch_bucket_size: int = MISSING
+    stage3_param_persistence_threshold: int = MISSING
 
 
 class OnCorrupt(str, Enum):
@@ -74,37 +69,27 @@ class MixEntry:
 
 @dataclass
 class DataConfig:
-    path: str | None = None  # a data_prep output directory (holds manifest.json); or use mix
-    mix: list[MixEntry] = field(default_factory=list)  # weighted datasets sharing one tokenizer
-    num_workers: int = 2  # reader threads per rank (0 = read in the training thread)
-    prefetch: int = 4  # micro batches read ahead per rank
-    shuffle: bool = True  # a fresh permutation every epoch (seed + epoch); false = shard order
-    shuffle_block_shards: int = 8  # samples are shuffled across blocks of this many shards
-    on_corrupt: OnCorrupt = OnCorrupt.error
-    log_sample_ids: bool = False  # append consumed sample ids to run_dir/sample_ids/rank*.jsonl
+    path: str | None = MISSING  # a data_prep output directory (holds manifest.json); or use mix
+    mix: list[MixEntry] = MISSING  # weighted datasets sharing one tokenizer
+    num_workers: int = MISSING  # reader threads per rank (0 = read in the training thread)
+    prefetch: int = MISSING  # micro batches read ahead per rank
+    shuffle: bool = MISSING  # a fresh permutation every epoch (seed + epoch); false = shard order
+    shuffle_block_shards: int = MISSING  # samples are shuffled across blocks of this many shards
+    on_corrupt: OnCorrupt = MISSING
+    log_sample_ids: bool = MISSING  # append consumed sample ids to run_dir/sample_ids/rank*.jsonl
 
 
 @dataclass
 class OptimConfig:
-    name: str = "adamw"
-    lr: float = 3e-3
-    min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio
-    warmup_steps: int = 20
-    weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.95
-    eps: float = 1e-8
-    grad_clip: float = 1.0
-
-
-@dataclass
-class LoggerConfig:
-    mode: LoggerMode = LoggerMode.offline
-    project: str = "openpretrain"
-    entity: str | None = None
-    name: str | None = None
-    group: str | None = None
-    tags: list[str] = field(default_factory=list)
+    name: str = MISSING
+    lr: float = MISSING
+    min_lr_ratio: float = MISSING  # cosine decays to lr * min_lr_ratio
+    warmup_steps: int = MISSING
+    weight_decay: float = MISSING
+    beta1: float = MISSING
+    beta2: float = MISSING
+    eps: float = MISSING
+    grad_clip: float = MISSING
 
 
 class SdpaBackend(str, Enum):
@@ -117,12 +102,12 @@ class SdpaBackend(str, Enum):
 
 @dataclass
 class PerfConfig:
-    """Throughput levers (train/perf.py, bench/NOTES.md)."""
+    """Throughput levers (train/perf/, bench/NOTES.md)."""
 
-    loss_chunk_size: int = 4096  # tokens per lm_head + cross-entropy chunk; 0 = full fp32 logits
-    fused_adam: bool = True  # DeepSpeed FusedAdam on CUDA (else torch AdamW fused); offload uses CPU Adam
-    activation_checkpointing: int = 0  # recompute every k-th block in backward; 0 = off, 1 = all
-    sdpa_backend: SdpaBackend = SdpaBackend.auto
+    loss_chunk_size: int = MISSING  # tokens per lm_head + cross-entropy chunk; 0 = full fp32 logits
+    fused_adam: bool = MISSING  # DeepSpeed FusedAdam on CUDA (else torch AdamW fused); offload uses CPU Adam
+    activation_checkpointing: int = MISSING  # recompute every k-th block in backward; 0 = off, 1 = all
+    sdpa_backend: SdpaBackend = MISSING
 
 
 @dataclass
@@ -130,53 +115,43 @@ class StabilityConfig:
     """Issue 4: what happens when a step goes wrong (train/stability.py)."""
 
     # A step whose loss or gradient norm is NaN/inf is never applied; it is counted in skipped_steps.
-    max_skipped_steps: int = 100  # stop with an error after this many non-finite steps in one run
+    max_skipped_steps: int = MISSING  # stop with an error after this many non-finite steps in one run
     # A loss above spike_factor x the running mean of the last spike_window losses rolls the model back to
     # the last complete checkpoint; the batches from there up to the spike are skipped. 0 = off.
-    spike_factor: float = 3.0
-    spike_window: int = 50
-    spike_min_history: int = 20  # losses needed before spikes are judged (early training moves fast)
-    max_rollbacks: int = 5  # stop with an error after this many rollbacks in one run
-
-
-@dataclass
-class FaultsConfig:
-    """Fault injection for tests and drills; every field null = off. Never set these in a real run."""
-
-    nan_at_step: int | None = None  # rank 0's loss of this step becomes NaN
-    spike_at_step: int | None = None  # rank 0's loss of this step is multiplied by spike_scale (once)
-    spike_scale: float = 100.0
-    kill_during_save_at_step: int | None = None  # SIGKILL rank 0 after the checkpoint files, before the marker
+    spike_factor: float = MISSING
+    spike_window: int = MISSING
+    spike_min_history: int = MISSING  # losses needed before spikes are judged (early training moves fast)
+    max_rollbacks: int = MISSING  # stop with an error after this many rollbacks in one run
 
 
 @dataclass
 class GenerationsConfig:
     """The W&B ``generations`` table: these prompts continued every eval_every steps (same seed each time)."""
 
-    prompts: list[str] = field(default_factory=list)  # empty: no table
-    max_new_tokens: int = 32
-    temperature: float = 0.8
-    top_k: int = 50
-    seed: int = 0
+    prompts: list[str] = MISSING  # empty: no table
+    max_new_tokens: int = MISSING
+    temperature: float = MISSING  # 0 = greedy
+    top_k: int = MISSING  # 0 = off
+    seed: int = MISSING
 
 
 @dataclass
 class TrainConfig:
     run_dir: str = MISSING
-    max_steps: int = 100
-    micro_batch_size: int = 8  # sequences per rank per forward/backward
-    grad_accum_steps: int = 1
-    global_batch_size: int | None = None  # if set, must equal micro x accum x data-parallel size
-    seq_len: int | None = None  # None = the manifest's seq_len; smaller values crop each sample
-    seed: int = 1234
-    log_every: int = 5
-    eval_every: int = 50
-    eval_batches: int = 4
-    checkpoint_every: int = 50
-    keep_checkpoints: int = 3
-    auto_resume: bool = True  # continue from run_dir/checkpoints' newest complete checkpoint
-    peak_flops: float | None = None  # per device, for MFU; null = look the GPU up in train.perf's table
-    compile: bool = False
+    max_steps: int = MISSING
+    micro_batch_size: int = MISSING  # sequences per rank per forward/backward
+    grad_accum_steps: int = MISSING
+    global_batch_size: int | None = MISSING  # if set, must equal micro x accum x data-parallel size
+    seq_len: int | None = MISSING  # None = the manifest's seq_len; smaller values crop each sample
+    seed: int = MISSING
+    log_every: int = MISSING
+    eval_every: int = MISSING
+    eval_batches: int = MISSING
+    checkpoint_every: int = MISSING
+    keep_checkpoints: int = MISSING
+    auto_resume: bool = MISSING  # continue from run_dir/checkpoints' newest complete checkpoint
+    peak_flops: float | None = MISSING  # per device, for MFU; null = look the GPU up in train.perf's table
+    compile: bool = MISSING
     model: ModelConfig = field(default_factory=ModelConfig)
     deepspeed: DeepSpeedConfig = field(default_factory=DeepSpeedConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -185,7 +160,6 @@ class TrainConfig:
     generations: GenerationsConfig = field(default_factory=GenerationsConfig)
     perf: PerfConfig = field(default_factory=PerfConfig)
     stability: StabilityConfig = field(default_factory=StabilityConfig)
-    faults: FaultsConfig = field(default_factory=FaultsConfig)
 
 
 def _positive(value: int, key: str) -> None:

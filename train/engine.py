@@ -236,7 +236,7 @@ def build_engine(model: torch.nn.Module, cfg: TrainConfig, env: DistEnv, load_un
     )
     log.debug("DeepSpeed config: %s", ds_config)
     if cfg.compile:
-        engine.compile()  # torch.compile of the module's forward, which includes the loss (train/perf.py)
+        engine.compile()  # torch.compile of the module's forward, which includes the loss (train/perf/loss_head.py)
     return engine
 
 

@@ -32,20 +32,20 @@ IGNORE = -100
 
 @dataclass
 class EvalDataConfig:
-    path: str | None = None  # a data_prep output dir; None = the run's (first) dataset
-    split: str = "val"
+    path: str | None = MISSING  # a data_prep output dir; None = the run's (first) dataset
+    split: str = MISSING
 
 
 @dataclass
 class EvaluateConfig:
     checkpoint: str = MISSING  # a run dir (newest complete checkpoint) or run_dir/checkpoints/step_N
     data: EvalDataConfig = field(default_factory=EvalDataConfig)
-    text_file: str | None = None  # evaluate this UTF-8 file instead of shards
-    tokenizer: str | None = None  # None = the run's tokenizer (from its data manifest)
-    seq_len: int | None = None  # predictions per row; None = the run's training seq_len
-    batch_size: int = 8
-    max_batches: int | None = None  # None = the whole split / file
-    out: str | None = None  # also write the JSON here
+    text_file: str | None = MISSING  # evaluate this UTF-8 file instead of shards
+    tokenizer: str | None = MISSING  # None = the run's tokenizer (from its data manifest)
+    seq_len: int | None = MISSING  # predictions per row; None = the run's training seq_len
+    batch_size: int = MISSING
+    max_batches: int | None = MISSING  # None = the whole split / file
+    out: str | None = MISSING  # also write the JSON here
 
 
 def register() -> None:

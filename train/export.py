@@ -50,10 +50,10 @@ class ExportDtype(str, Enum):
 class ExportConfig:
     checkpoint: str = MISSING  # a run dir (newest complete checkpoint) or run_dir/checkpoints/step_N
     out: str = MISSING  # the Hugging Face folder to write
-    tokenizer: str | None = None  # None = the run's tokenizer (from its data manifest)
-    dtype: ExportDtype = ExportDtype.float32
-    max_shard_size: str = "5GB"  # larger models are split into model-0000k-of-0000n.safetensors + index
-    overwrite: bool = False
+    tokenizer: str | None = MISSING  # None = the run's tokenizer (from its data manifest)
+    dtype: ExportDtype = MISSING
+    max_shard_size: str = MISSING  # larger models are split into model-0000k-of-0000n.safetensors + index
+    overwrite: bool = MISSING
 
 
 def register() -> None:
@@ -188,7 +188,7 @@ def export(cfg: ExportConfig) -> str:
     if os.path.exists(out) and os.listdir(out) and not cfg.overwrite:
         raise UserError(f"out: {out} exists and is not empty (pass overwrite=true to replace it)")
     cp = load.open_checkpoint(cfg.checkpoint)
-    tok = load.run_tokenizer(cp.cfg, cfg.tokenizer)
+    tok = load.run_tokenizer(cp, cfg.tokenizer)
     args = load.model_args(cp, tok)
     dtype_name = ExportDtype(cfg.dtype).value
     dtype = getattr(torch, dtype_name)

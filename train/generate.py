@@ -23,15 +23,15 @@ log = logging.getLogger(__name__)
 @dataclass
 class GenerateConfig:
     checkpoint: str = MISSING  # a run dir (newest complete checkpoint) or run_dir/checkpoints/step_N
-    prompt: str = ""
-    max_new_tokens: int = 64
-    temperature: float = 0.8  # 0 = greedy
-    top_k: int = 0  # 0 = no top-k filter
-    top_p: float = 1.0  # 1 = no nucleus filter
-    seed: int = 1234
-    num_samples: int = 1
-    tokenizer: str | None = None  # None = the run's tokenizer (from its data manifest)
-    json: bool = False  # print one JSON object instead of plain text
+    prompt: str = MISSING
+    max_new_tokens: int = MISSING
+    temperature: float = MISSING  # 0 = greedy
+    top_k: int = MISSING  # 0 = no top-k filter
+    top_p: float = MISSING  # 1 = no nucleus filter
+    seed: int = MISSING
+    num_samples: int = MISSING
+    tokenizer: str | None = MISSING  # None = the run's tokenizer (from its data manifest)
+    json: bool = MISSING  # print one JSON object instead of plain text
 
 
 def register() -> None:

@@ -13,16 +13,26 @@ import os
 from typing import Any
 
 import torch
+from tokenizers import Tokenizer
 
+from openpretrain.manifest import TokenizerInfo
 from train.config import GenerationsConfig
 from train.generate import Sampling, generate_tokens, prompt_ids
+from train.load import RunTokenizer
 
 GENERATIONS_FILE = "generations.jsonl"
 COLUMNS = ("step", "prompt", "continuation")
 
 
+def training_tokenizer(path: str, info: TokenizerInfo) -> RunTokenizer:
+    """The data's tokenizer with the special ids its manifest records (what training sees)."""
+    return RunTokenizer(path=path, tokenizer=Tokenizer.from_file(path), eos_id=info.eos_id, bos_id=info.bos_id,
+                        sha256=info.sha256)
+
+
 class GenerationProbe:
-    def __init__(self, cfg: GenerationsConfig, tokenizer, run_dir: str, is_main: bool, resume_step: int) -> None:
+    def __init__(self, cfg: GenerationsConfig, tokenizer: RunTokenizer, run_dir: str, is_main: bool,
+                 resume_step: int) -> None:
         self.cfg, self.tokenizer, self.is_main = cfg, tokenizer, is_main
         self.path = os.path.join(run_dir, GENERATIONS_FILE)
         self.rows = self._earlier_rows(resume_step) if is_main else []

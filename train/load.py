@@ -21,9 +21,11 @@ from omegaconf import DictConfig, OmegaConf
 from tokenizers import Tokenizer
 
 from openpretrain.errors import UserError
-from openpretrain.manifest import TOKENIZER_NAME, file_sha256, load_manifest
+from openpretrain.manifest import TOKENIZER_NAME, TokenizerInfo, file_sha256, load_manifest
 from train import checkpoint as ckpt
-from train.model import ModelArgs, Transformer, padded_vocab_size
+from train.model import ModelArgs, Transformer
+from train.model_setup import model_args as model_args_from_config
+from train.run_dir import run_tokenizer_info
 
 log = logging.getLogger(__name__)
 
@@ -123,18 +125,11 @@ def iter_state_dict(cp: Checkpoint) -> Iterator[tuple[str, torch.Tensor]]:
 def model_args(cp: Checkpoint, tokenizer: RunTokenizer) -> ModelArgs:
     """The model's ModelArgs (recorded in the client state, else rebuilt from the config as train does),
     checked against the tokenizer: the embedding must be the tokenizer's vocabulary, padded."""
-    m = cp.cfg.model
-    pad_to = m.get("pad_vocab_to") or 1
-    expected_vocab = padded_vocab_size(m.get("vocab_size") or tokenizer.vocab_size, pad_to)
+    pad_to = cp.cfg.model.get("pad_vocab_to") or 1
+    expected_vocab = model_args_from_config(cp.cfg.model, tokenizer.vocab_size).vocab_size
     recorded = cp.state.get("model_args")
-    if isinstance(recorded, dict):
-        args = ModelArgs(**recorded)
-    else:
-        args = ModelArgs(
-            dim=m.dim, n_layers=m.n_layers, n_heads=m.n_heads, n_kv_heads=m.n_kv_heads, ffn_dim=m.ffn_dim,
-            vocab_size=expected_vocab, max_seq_len=m.max_seq_len, rope_theta=m.rope_theta, norm_eps=m.norm_eps,
-            tie_embeddings=m.tie_embeddings, init_std=m.init_std,
-        )
+    args = ModelArgs(**recorded) if isinstance(recorded, dict) else model_args_from_config(cp.cfg.model,
+                                                                                           tokenizer.vocab_size)
     if tokenizer.vocab_size > args.vocab_size or expected_vocab != args.vocab_size:
         raise UserError(
             f"tokenizer {tokenizer.path} has {tokenizer.vocab_size} tokens (padded to a multiple of {pad_to}: "
@@ -194,17 +189,25 @@ def first_data_path(cfg: DictConfig) -> str | None:
     return mix[0].path if mix else None
 
 
-def run_tokenizer(cfg: DictConfig, override: str | None = None) -> RunTokenizer:
-    """The tokenizer the run trained with (from its data manifest), or ``override`` (a tokenizer.json)."""
-    data_path = first_data_path(cfg)
+def _trained_tokenizer(cp: Checkpoint) -> tuple[str, TokenizerInfo]:
+    """The run dir's own copy (written at the start of training), else the data manifest's (older runs)."""
+    copied = run_tokenizer_info(os.path.dirname(cp.ref.root))
+    if copied is not None:
+        return copied
+    data_path = first_data_path(cp.cfg)
     if data_path is None:
         raise UserError("the run's config names no data.path/data.mix: cannot tell which tokenizer it used")
     try:
         manifest = load_manifest(data_path)
     except UserError as exc:
         raise UserError(f"the run's data manifest holds its tokenizer and special ids, but: {exc}") from exc
-    info = manifest.tokenizer
-    path = override or manifest.tokenizer_path
+    return manifest.tokenizer_path, manifest.tokenizer
+
+
+def run_tokenizer(cp: Checkpoint, override: str | None = None) -> RunTokenizer:
+    """The tokenizer the run trained with, or ``override`` (a tokenizer.json or a directory holding one)."""
+    trained_path, info = _trained_tokenizer(cp)
+    path = override or trained_path
     if os.path.isdir(path):
         path = os.path.join(path, TOKENIZER_NAME)
     if not os.path.isfile(path):
@@ -215,7 +218,7 @@ def run_tokenizer(cfg: DictConfig, override: str | None = None) -> RunTokenizer:
         raise UserError(f"tokenizer: cannot load {path}: {exc}") from exc
     digest = file_sha256(path)
     if digest != info.sha256:
-        log.warning("tokenizer %s is not the file the run was trained with (%s)", path, manifest.tokenizer_path)
+        log.warning("tokenizer %s is not the file the run was trained with (%s)", path, trained_path)
     return RunTokenizer(path=path, tokenizer=tokenizer, eos_id=info.eos_id, bos_id=info.bos_id, sha256=digest)
 
 
@@ -237,7 +240,7 @@ class LoadedRun:
 def load_run(checkpoint: str, tokenizer: str | None = None) -> LoadedRun:
     """Resolve, consolidate and load a checkpoint into an fp32 ``Transformer`` in eval mode."""
     cp = open_checkpoint(checkpoint)
-    tok = run_tokenizer(cp.cfg, tokenizer)
+    tok = run_tokenizer(cp, tokenizer)
     args = model_args(cp, tok)
     state = dict(checked_tensors(cp, args))
     if args.tie_embeddings:

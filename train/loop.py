@@ -7,7 +7,6 @@ happen at the same step everywhere.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
@@ -19,97 +18,67 @@ import torch
 import torch.distributed as dist
 from omegaconf import DictConfig, OmegaConf
 
-from openpretrain.errors import ConfigError
 from train import checkpoint as ckpt
+from train.checkpoint.manager import CheckpointManager
 from train.config import TrainConfig
-from train.data import Batch, DataInfo, build_train_data, build_val_batches, data_info
-from train.engine import DistEnv, batch_sizes, build_engine, init_distributed, load_checkpoint
+from train.data import IGNORE_INDEX, Batch, DataInfo, build_train_data, build_val_batches, data_info
+from train.engine import DistEnv, batch_sizes, build_engine, init_distributed
 from train.generations import COLUMNS as GENERATION_COLUMNS
-from train.generations import GenerationProbe
-from train.load import run_tokenizer
+from train.generations import GenerationProbe, training_tokenizer
 from train.metrics import MetricsLog, Throughput, memory_gb, new_run_id, peak_flops_per_device
-from train.model import ModelArgs, Transformer, padded_vocab_size
+from train.model_setup import build_model, checked_model_args
+from train.perf import model_flops_per_token
 from train.preemption import StopRequest
-from train.resume import (
-    ResumePlan,
-    TrainState,
-    apply_client_state,
-    client_states,
-    plan_resume,
-    restore_rng,
-    seed_everything,
-)
+from train.run_dir import CONFIG_FILE, prepare_run_dir
 from train.stability import SpikeDetector, StabilityCounters
+from train.state import RngState, TrainState, seed_everything
 
 log = logging.getLogger(__name__)
-
-CONFIG_FILE = "config.yaml"
-
-
-def build_model(cfg: TrainConfig, info: DataInfo) -> Transformer:
-    m = cfg.model
-    vocab = m.vocab_size or info.vocab_size
-    if vocab < info.vocab_size:
-        raise ConfigError("model.vocab_size", f"{vocab} is smaller than the tokenizer's {info.vocab_size}")
-    if info.seq_len > m.max_seq_len:
-        raise ConfigError("model.max_seq_len", f"{m.max_seq_len} is shorter than the training seq_len {info.seq_len}")
-    args = ModelArgs(
-        dim=m.dim, n_layers=m.n_layers, n_heads=m.n_heads, n_kv_heads=m.n_kv_heads, ffn_dim=m.ffn_dim,
-        vocab_size=padded_vocab_size(vocab, m.pad_vocab_to), max_seq_len=m.max_seq_len, rope_theta=m.rope_theta,
-        norm_eps=m.norm_eps, tie_embeddings=m.tie_embeddings, init_std=m.init_std,
-    )
-    from train.perf import apply_model_options
-
-    return apply_model_options(Transformer(args), cfg.perf)
-
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, raw: DictConfig, env: DistEnv, info: DataInfo) -> None:
         self.cfg, self.env, self.info = cfg, env, info
         self.run_dir = os.path.abspath(cfg.run_dir)
-        self.raw = raw
         self.config = OmegaConf.to_container(raw, resolve=True, enum_to_str=True)
         self.sizes = batch_sizes(cfg, env.world_size)
         self.state = TrainState()
         self.counters = StabilityCounters()
         self.spikes = SpikeDetector(cfg.stability)
-        self._prepare_run_dir()
+        self.checkpoints = CheckpointManager(cfg, env, self.run_dir)
+        if env.is_main:
+            os.makedirs(self.run_dir, exist_ok=True)
+        self.checkpoints.remove_interrupted_saves()  # ends in a barrier: the run dir exists for every rank
         self.metrics = MetricsLog(self.run_dir, env.is_main)
         self.stop = StopRequest().install()
-        self.saved_step = -1
-        self._spike_injected = False
-
-    def _prepare_run_dir(self) -> None:
-        if self.env.is_main:
-            os.makedirs(self.run_dir, exist_ok=True)
-            with open(os.path.join(self.run_dir, CONFIG_FILE), "w", encoding="utf-8") as fh:
-                fh.write(OmegaConf.to_yaml(self.config))
-            for path in ckpt.remove_incomplete(self.run_dir):
-                log.warning("removed interrupted checkpoint save %s", path)
-        dist.barrier()
 
     # -- setup ------------------------------------------------------------------------------------------
     def setup(self) -> None:
         cfg, env = self.cfg, self.env
-        plan = plan_resume(cfg, env, self.run_dir)
+        self.model_args = checked_model_args(cfg.model, self.info.vocab_size, self.info.seq_len)
+        plan = self.checkpoints.plan_resume(self.model_args)  # a damaged or foreign checkpoint fails here
+        if env.is_main:  # only now: a refused config must not overwrite the run's config.yaml
+            prepare_run_dir(self.run_dir, self.config, self.info)
         seed_everything(cfg.seed)
-        model = build_model(cfg, self.info)
-        self.model_args = dataclasses.asdict(model.args)
+        model = build_model(self.model_args, cfg.perf)
         self.n_params = sum(p.numel() for p in model.parameters())
-        flops_per_token = _flops_per_token(model, self.info.seq_len)
+        flops_per_token = model_flops_per_token(model, self.info.seq_len)
         self.engine = build_engine(model, cfg, env, load_universal=plan is not None and plan.universal)
         self.train_data = build_train_data(cfg, env.rank, env.world_size)
         self.val_batches = build_val_batches(cfg, env.rank, env.world_size)
+        self.checkpoints.engine = self.engine
+        self.checkpoints.register("train", self.state)
+        self.checkpoints.register("data", self.train_data)
+        self.checkpoints.register("rng", RngState(cfg.seed, env.rank, env.world_size, self.state))
         if plan is not None:
-            self._load(plan, restore_data=True)
+            self.checkpoints.load(plan)
         else:
             self.state.wandb_run_id = new_run_id()
         peak = peak_flops_per_device(cfg.peak_flops, env.device)
         self.throughput = Throughput(flops_per_token, peak * env.world_size if peak else None)
         self.metrics.start_wandb(cfg.logger, self.run_dir, self.state.wandb_run_id, self.config)
         self.metrics.use_datasets([cfg.data.path] if cfg.data.path else [m.path for m in cfg.data.mix])
-        self.generations = GenerationProbe(cfg.generations, run_tokenizer(self.raw), self.run_dir, env.is_main,
-                                           self.state.step)
+        tokenizer = training_tokenizer(self.info.tokenizer_path, self.info.manifests[0].tokenizer)
+        self.generations = GenerationProbe(cfg.generations, tokenizer, self.run_dir, env.is_main, self.state.step)
         if not self.val_batches and cfg.eval_batches:  # a small corpus can leave the val split empty
             self.metrics.event("no_val", self.state.step, "no val samples in the data: val_loss/val_bpb will not be "
                                "logged (prepare more documents or raise data_prep's val_fraction)")
@@ -123,19 +92,6 @@ class Trainer:
         log.info("model: %.2fM parameters; global batch %d x %d tokens (micro %d x accum %d x %d ranks)",
                  self.n_params / 1e6, self.sizes.global_, self.info.seq_len, self.sizes.micro, self.sizes.accum,
                  env.world_size)
-
-    def _load(self, plan: ResumePlan, restore_data: bool) -> None:
-        """Model, optimizer and schedule from the checkpoint; data position and RNG only on resume."""
-        path, client = load_checkpoint(self.engine, plan.load_dir, plan.tag)
-        if path is None:
-            raise RuntimeError(f"DeepSpeed could not load {plan.load_dir}/{plan.tag}")
-        wandb_id = self.state.wandb_run_id
-        apply_client_state(client, self.state)
-        if restore_data:
-            self.train_data.load_state_dict(client["data"])
-            restore_rng(client.get("rng"), self.env, self.cfg.seed, self.state.step)
-        else:
-            self.state.wandb_run_id = wandb_id or self.state.wandb_run_id
 
     # -- the loop ---------------------------------------------------------------------------------------
     def train(self) -> None:
@@ -176,7 +132,7 @@ class Trainer:
             batch: Batch = next(self.train_data)
             inputs = batch.inputs.to(self.env.device, non_blocking=True)
             targets = batch.targets.to(self.env.device, non_blocking=True)
-            loss = self._inject_faults(self.engine(inputs, targets=targets))
+            loss = self._forward(inputs, targets)
             self.engine.backward(loss)
             self.engine.step()
             total += loss.detach().float()
@@ -185,16 +141,9 @@ class Trainer:
         mean_loss, stop = (synced[0] / self.env.world_size).item(), synced[1].item() > 0
         return mean_loss, stop, time.perf_counter() - start
 
-    def _inject_faults(self, loss: torch.Tensor) -> torch.Tensor:
-        f, step = self.cfg.faults, self.state.step + 1
-        if not self.env.is_main:
-            return loss
-        if f.nan_at_step == step:
-            return loss * float("nan")
-        if f.spike_at_step == step and not self._spike_injected:
-            self._spike_injected = True
-            return loss * f.spike_scale
-        return loss
+    def _forward(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """One micro batch's loss (tests wrap this to inject NaN or spiking losses from outside)."""
+        return self.engine(inputs, targets=targets)
 
     def _account_step(self, loss: float, step_time: float) -> bool:
         """Count tokens for an applied step, or record a skipped one. Returns whether it was applied."""
@@ -213,14 +162,12 @@ class Trainer:
     def _rollback(self, loss: float) -> None:
         step, running_mean = self.state.step, self.spikes.running_mean
         self.counters.spikes += 1
-        ref = ckpt.latest_complete(self.run_dir)
-        if ref is None:
+        if ckpt.latest_complete(self.run_dir) is None:
             self.metrics.event("spike", step, f"loss {loss:.4f} > {self.cfg.stability.spike_factor} x running mean "
                                f"{running_mean:.4f}, but no checkpoint to roll back to yet", loss=loss)
             return
         self.counters.count_rollback(self.cfg.stability, step)
-        tag = ckpt.UNIVERSAL_TAG if ref.world_size != self.env.world_size and ref.zero_stage > 0 else ref.tag
-        self._load(ResumePlan(ref, tag, tag == ckpt.UNIVERSAL_TAG), restore_data=False)
+        ref = self.checkpoints.rollback()
         self.state.rollbacks += 1
         self.counters.skipped_batches += step - ref.step
         self.metrics.event("rollback", self.state.step,
@@ -239,7 +186,7 @@ class Trainer:
         sums = torch.zeros(2, device=self.env.device)
         for batch in self.val_batches[: int(count.item())]:
             targets = batch.targets.to(self.env.device)
-            valid = (targets != -100).sum()
+            valid = (targets != IGNORE_INDEX).sum()
             loss = self.engine(batch.inputs.to(self.env.device), targets=targets)
             sums += torch.stack([loss.float() * valid, valid.float()])
         self.engine.train()
@@ -282,16 +229,9 @@ class Trainer:
         log.info(" | ".join(parts))
 
     def save(self) -> None:
-        if self.saved_step == self.state.step:
-            return
-        full, json_state = client_states(self.state, self.train_data.state_dict(), self.config, self.model_args,
-                                         self.env, self.engine.skipped_steps)
-        kill = self.cfg.faults.kill_during_save_at_step == self.state.step
-        path = ckpt.save(self.engine, self.run_dir, self.state.step, full, json_state, self.env.is_main,
-                         self.cfg.keep_checkpoints, kill_before_marker=kill)
-        self.saved_step = self.state.step
-        log.info("saved checkpoint %s", path)
-        self.metrics.log_checkpoint(path, self.state.step)
+        path = self.checkpoints.save(self.state.step, self.model_args, self.config)
+        if path is not None:
+            self.metrics.log_checkpoint(path, self.state.step)
 
     def summary(self) -> None:
         if not self.env.is_main:
@@ -313,13 +253,6 @@ class Trainer:
         if hasattr(self, "train_data"):
             self.train_data.close()
         self.metrics.close()
-
-
-def _flops_per_token(model: Transformer, seq_len: int) -> float:
-    # The same count as bench/ (train.perf): the lm_head matmul is included, the embedding lookup is not.
-    from train.perf import model_flops_per_token
-
-    return model_flops_per_token(model, seq_len)
 
 
 def _quiet_deepspeed() -> None:

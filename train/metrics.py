@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from openpretrain import wandb_lineage
-from train.config import LoggerConfig, LoggerMode
+from openpretrain.logger import LoggerConfig, LoggerMode
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from train.perf import linear_cross_entropy, sdpa_backend
+from train.perf import IGNORE_INDEX, linear_cross_entropy, sdpa_backend
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ class OutputHead(nn.Linear):
     """
 
     def forward(
-        self, x: torch.Tensor, targets: torch.Tensor | None = None, chunk_size: int = 0, ignore_index: int = -100
+        self, x: torch.Tensor, targets: torch.Tensor | None = None, chunk_size: int = 0, ignore_index: int = IGNORE_INDEX
     ) -> torch.Tensor:
         if targets is None:
             return super().forward(x)
@@ -233,7 +233,7 @@ class Transformer(nn.Module):
         tokens: torch.Tensor,
         kv_caches: list[KVCache] | None = None,
         targets: torch.Tensor | None = None,
-        ignore_index: int = -100,
+        ignore_index: int = IGNORE_INDEX,
     ) -> torch.Tensor:
         """Logits (batch, seq, vocab); with ``targets``, the mean next-token loss instead (see ``loss``).
 
@@ -251,7 +251,7 @@ class Transformer(nn.Module):
             logits.float().view(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=ignore_index
         )
 
-    def loss(self, tokens: torch.Tensor, targets: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
+    def loss(self, tokens: torch.Tensor, targets: torch.Tensor, ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
         """Mean next-token cross-entropy. With ``loss_chunk_size`` > 0 the full logits never exist."""
         return self.forward(tokens, targets=targets, ignore_index=ignore_index)
 

@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.jsonl import complete_records
+
 HOST = "127.0.0.1"
 
 
@@ -57,7 +59,7 @@ def wait_done(state_dir: Path, job_id: str, timeout: float) -> int:
 
 def calls(state_dir: Path) -> list[dict]:
     path = state_dir / "calls.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return complete_records(path)
 
 
 def _state() -> Path:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT, run_module
+from tests.jsonl import complete_records
 from tests.launch import fake_slurm as fake
 
 pytestmark = pytest.mark.integration
@@ -35,7 +36,7 @@ def _free_port() -> int:
 
 def _metrics(run_dir: Path) -> list[dict]:
     path = run_dir / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return complete_records(path)
 
 
 def _steps(records: list[dict]) -> list[int]:

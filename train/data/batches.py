@@ -9,8 +9,7 @@ import torch
 
 from train.data.datasets import Dataset
 from train.data.reader import SampleReader
-
-IGNORE_INDEX = -100  # F.cross_entropy's default ignore_index: masked rows add nothing to the loss
+from train.perf.loss_head import IGNORE_INDEX  # noqa: F401 - re-exported for the loader and its tests
 
 
 @dataclass

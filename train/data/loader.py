@@ -126,11 +126,12 @@ class TrainData:
         """Seek to a saved position (from any world size); the order itself must be unchanged."""
         _check_compatible(self, state)
         saved = _match_datasets(self.datasets, state["datasets"])
-        consumed = [int(entry["consumed"]) for entry in saved]
-        same_weights = all(abs(e.get("weight", -1.0) - w) < 1e-9 for e, w in zip(saved, self.mixture.weights))
+        consumed = [int(entry["consumed"]) if entry else 0 for entry in saved]  # a dataset new to the mix starts at 0
+        same_weights = all(e is not None and abs(e.get("weight", -1.0) - w) < 1e-9
+                           for e, w in zip(saved, self.mixture.weights))
         if not same_weights:
-            log.info("data mixture weights changed since the checkpoint: the new weights apply from global sample "
-                     "%d on", sum(consumed))
+            log.info("data mixture changed since the checkpoint: the new weights apply from global sample %d on",
+                     sum(consumed))
         anchor = [int(e.get("weight_since", 0)) for e in saved] if same_weights else consumed
         self.mixture = Mixture(self.mixture.weights, anchor)
         self._reset(consumed)
@@ -173,18 +174,23 @@ def _check_compatible(data: TrainData, state: dict[str, Any]) -> None:
             raise UserError(f"cannot resume: the checkpoint's data order used {key}={state.get(key)!r}, "
                             f"this run has {now!r}; resuming would repeat or skip samples")
     for dataset, order, entry in zip(data.datasets, data.orders, _match_datasets(data.datasets, state["datasets"])):
-        if entry["samples_per_epoch"] != order.samples_per_epoch:
+        if entry is not None and entry["samples_per_epoch"] != order.samples_per_epoch:
             raise UserError(f"cannot resume: dataset {dataset.label} has {order.samples_per_epoch} training "
                             f"samples, the checkpoint's had {entry['samples_per_epoch']} (the prepared data changed)")
 
 
-def _match_datasets(datasets: list[Dataset], saved: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The checkpoint entry of each dataset: by name, else by content fingerprint (a moved directory)."""
+def _match_datasets(datasets: list[Dataset], saved: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+    """The checkpoint entry of each dataset: by name, else by content fingerprint (a moved directory).
+
+    A dataset the checkpoint does not know is new to the mix (a continued run gaining data): None, it
+    starts at sample 0. A checkpoint dataset missing from this run is refused (its position would be lost).
+    """
     by_name = {e["name"]: e for e in saved}
     by_print = {e.get("fingerprint"): e for e in saved}
     matched = [by_name.get(d.label) or by_print.get(d.fingerprint("train")) for d in datasets]
-    if len(saved) != len(datasets) or any(m is None for m in matched) or len({id(m) for m in matched}) != len(saved):
-        raise UserError(f"cannot resume: the checkpoint's datasets {sorted(by_name)} differ from this run's "
+    found = [m for m in matched if m is not None]
+    if len({id(m) for m in found}) != len(found) or len(found) != len(saved):
+        raise UserError(f"cannot resume: the checkpoint's datasets {sorted(by_name)} are not all in this run's "
                         f"{sorted(d.label for d in datasets)} (name them with data.mix[i].name to match)")
     return matched
 

@@ -9,13 +9,13 @@ import signal
 import pytest
 
 from openpretrain.errors import UserError
-from train.config import StabilityConfig
+from tests.train.configs import section
 from train.preemption import StopRequest
 from train.stability import SpikeDetector, StabilityCounters
 
 
 def test_spike_needs_history_and_factor() -> None:
-    det = SpikeDetector(StabilityConfig(spike_factor=2.0, spike_window=4, spike_min_history=3))
+    det = SpikeDetector(section("stability", spike_factor=2.0, spike_window=4, spike_min_history=3))
     assert not det.is_spike(10.0) and not det.is_spike(10.0)  # too little history to judge
     assert not det.is_spike(10.0)
     assert det.is_spike(25.0)  # > 2 x 10
@@ -29,13 +29,13 @@ def test_spike_needs_history_and_factor() -> None:
 
 
 def test_spike_detection_off() -> None:
-    det = SpikeDetector(StabilityConfig(spike_factor=0.0, spike_min_history=1))
+    det = SpikeDetector(section("stability", spike_factor=0.0, spike_min_history=1))
     det.is_spike(1.0)
     assert not det.is_spike(1e9)
 
 
 def test_counters_stop_the_run_past_their_limits() -> None:
-    cfg = StabilityConfig(max_skipped_steps=1, max_rollbacks=1)
+    cfg = section("stability", max_skipped_steps=1, max_rollbacks=1)
     counters = StabilityCounters()
     counters.count_skipped(cfg, step=3)
     with pytest.raises(UserError, match="stability.max_skipped_steps=1"):

@@ -8,19 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.train_helpers import events, last_per_step, records, train
+from tests.train.train_helpers import events, last_per_step, records, train
 
 GLOBAL_BATCH = 2 * 4
 TOKENS_PER_STEP = GLOBAL_BATCH * 64
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # spawns training subprocesses
 def test_nan_step_skipped_and_spike_rolled_back(prepared_dir: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     nan_step, spike_step, every, steps = 3, 13, 8, 16
     train(2, f"data.path={prepared_dir}", f"run_dir={run}", "deepspeed=zero2", f"max_steps={steps}", "log_every=1",
-          f"checkpoint_every={every}", "eval_every=1000", f"faults.nan_at_step={nan_step}",
-          f"faults.spike_at_step={spike_step}", "stability.spike_min_history=4")
+          f"checkpoint_every={every}", "eval_every=1000", f"--nan-at-step={nan_step}",
+          f"--spike-at-step={spike_step}", "stability.spike_min_history=4")
 
     skipped = events(run, "skipped_step")
     assert [e["step"] for e in skipped] == [nan_step]  # NaN on rank 0 only; both ranks skipped together
@@ -44,11 +45,12 @@ def test_nan_step_skipped_and_spike_rolled_back(prepared_dir: Path, tmp_path: Pa
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # spawns training subprocesses
 def test_nan_step_skipped_by_our_guard_on_zero0(prepared_dir: Path, tmp_path: Path) -> None:
     """Plain fp32 ZeRO-0 has no DeepSpeed overflow check; train.engine's guard must skip the step."""
     run = tmp_path / "run"
     train(1, f"data.path={prepared_dir}", f"run_dir={run}", "deepspeed=zero0", "max_steps=6", "log_every=1",
-          "checkpoint_every=100", "eval_every=1000", "faults.nan_at_step=2")
+          "checkpoint_every=100", "eval_every=1000", "--nan-at-step=2")
     assert [e["step"] for e in events(run, "skipped_step")] == [2]
     losses = last_per_step(run)
     assert sorted(losses) == [1, 3, 4, 5, 6] and all(math.isfinite(v) for v in losses.values())

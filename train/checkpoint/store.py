@@ -4,33 +4,34 @@ Layout of one checkpoint (DeepSpeed writes the tensors, we write the rest)::
 
     step_N/mp_rank_00_model_states.pt, zero_pp_rank_*...   DeepSpeed save_checkpoint (client state inside)
     step_N/client_state.json                               the same client state minus RNG (cheap to read)
+    step_N/FILES.json                                      size + sha256 of every file above (verify on resume)
     step_N/COMPLETE                                        marker: written last, after every rank saved
     step_N/universal/                                      made on demand when the world size changes
     latest                                                 "step_N", moved only after the marker
 
 A checkpoint without its marker is an interrupted save: it is never loaded and is deleted on the next
-start. Readers outside training (export, generate, evaluate) use ``latest_complete`` and
-``read_client_state``.
+start. A complete checkpoint whose files no longer match FILES.json (overwritten, truncated) is damaged:
+``verify`` names the first bad file. Only the checkpoint manager (train.checkpoint.manager) writes here;
+readers outside training (export, generate, evaluate) use ``latest_complete`` and ``read_client_state``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import logging
 import os
 import re
 import shutil
-import signal
-import time
 from dataclasses import dataclass
 from typing import Any
+
+from openpretrain.manifest import file_sha256
 
 log = logging.getLogger(__name__)
 
 CHECKPOINTS_DIR = "checkpoints"
 MARKER = "COMPLETE"
+FILES_JSON = "FILES.json"
 LATEST = "latest"
 CLIENT_STATE_JSON = "client_state.json"
 UNIVERSAL_TAG = "universal"
@@ -110,7 +111,7 @@ def read_client_state(ref: CheckpointRef) -> dict[str, Any]:
         return json.load(fh)
 
 
-def _write_atomic(path: str, text: str) -> None:
+def write_atomic(path: str, text: str) -> None:
     tmp = f"{path}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
@@ -142,79 +143,49 @@ def prune(run_dir: str, keep: int) -> list[str]:
     return removed
 
 
-def save(
-    engine: Any,
-    run_dir: str,
-    step: int,
-    client_state: dict[str, Any],
-    json_state: dict[str, Any],
-    is_main: bool,
-    keep: int,
-    kill_before_marker: bool = False,
-) -> str:
-    """Save on every rank; rank 0 then writes the JSON state, the marker, moves ``latest`` and prunes.
 
-    ``client_state`` goes into DeepSpeed's files (may hold tensors, e.g. RNG states); ``json_state`` is
-    its JSON-serialisable part, also written next to them. ``kill_before_marker`` is fault injection:
-    rank 0 is SIGKILLed after the tensors are on disk and before the marker (a crash mid-save).
+
+def _checkpoint_files(path: str) -> list[str]:
+    """Relative paths of the files a save wrote (not the marker, the digest list, or a later universal copy)."""
+    found = []
+    for folder, dirs, files in os.walk(path):
+        if folder == path:
+            dirs[:] = [d for d in dirs if not d.startswith(UNIVERSAL_TAG)]
+        for name in files:
+            rel = os.path.relpath(os.path.join(folder, name), path)
+            if rel not in (MARKER, FILES_JSON):
+                found.append(rel)
+    return sorted(found)
+
+
+def write_digests(path: str) -> dict[str, dict[str, Any]]:
+    """Record size and sha256 of every file of a saved checkpoint, before its marker is written."""
+    files = {rel: {"bytes": os.path.getsize(os.path.join(path, rel)), "sha256": file_sha256(os.path.join(path, rel))}
+             for rel in _checkpoint_files(path)}
+    write_atomic(os.path.join(path, FILES_JSON), json.dumps(files, indent=1))
+    return files
+
+
+def verify(ref: CheckpointRef) -> str | None:
+    """None when every recorded file is there with its size and sha256; else what is wrong, in a few words.
+
+    Sizes are checked first (cheap), then hashes. A checkpoint saved before digests were recorded
+    has no FILES.json and is accepted as it is.
     """
-    import torch.distributed as dist
-
-    root = checkpoints_dir(run_dir)
-    tag = tag_for(step)
-    path = os.path.join(root, tag)
-    if is_main and os.path.isdir(path):
-        shutil.rmtree(path)  # leftovers of an interrupted save of the same step (files of another world size)
-    dist.barrier()
-    engine.save_checkpoint(root, tag=tag, client_state=client_state, save_latest=False)  # ends in a barrier
-    if is_main:
-        if kill_before_marker:
-            os.kill(os.getpid(), signal.SIGKILL)
-        _write_atomic(os.path.join(path, CLIENT_STATE_JSON), json.dumps(json_state, indent=1))
-        marker = {"step": step, "world_size": dist.get_world_size(), "zero_stage": engine.zero_optimization_stage(),
-                  "time": time.time()}
-        _write_atomic(os.path.join(path, MARKER), json.dumps(marker))
-        _write_atomic(os.path.join(root, LATEST), tag)
-        for old in prune(run_dir, keep):
-            log.info("removed old checkpoint %s", old)
-    dist.barrier()
-    return path
-
-
-def universal_info() -> dict[str, Any]:
-    """Client-state entry DeepSpeed's ds_to_universal requires (plain data parallel: no TP/PP patterns)."""
-    from deepspeed.checkpoint.constants import (
-        UNIVERSAL_CHECKPOINT_INFO,
-        UNIVERSAL_CHECKPOINT_VERSION_KEY,
-        UNIVERSAL_CHECKPOINT_VERSION_VALUE,
-    )
-
-    return {UNIVERSAL_CHECKPOINT_INFO: {UNIVERSAL_CHECKPOINT_VERSION_KEY: UNIVERSAL_CHECKPOINT_VERSION_VALUE}}
-
-
-def ensure_universal(ref: CheckpointRef, workers: int) -> str:
-    """Convert a ZeRO checkpoint to DeepSpeed's universal format (once); returns the tag to load.
-
-    Universal checkpoints hold each parameter and its optimizer state unpartitioned, so a run can come
-    back on a different number of ranks. The conversion writes into ``step_N/universal.tmp`` and renames
-    it when done, so an interrupted conversion is redone rather than half-loaded.
-    """
-    out = os.path.join(ref.path, UNIVERSAL_TAG)
-    if os.path.isdir(out):
-        return UNIVERSAL_TAG
-    from argparse import Namespace
-
-    from deepspeed.checkpoint.ds_to_universal import main as ds_to_universal
-
-    tmp = f"{out}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    log.info("converting %s to a universal checkpoint (world size %d -> new)", ref.path, ref.world_size)
-    # The converter prints its progress to stdout; keep it out of the training log unless debugging.
-    with contextlib.redirect_stdout(io.StringIO()) as captured:
-        ds_to_universal(Namespace(
-            input_folder=ref.path, output_folder=tmp, num_extract_workers=workers,
-            num_merge_workers=max(1, workers // 2), keep_temp_folder=False, strict=True, inject_missing_state=False,
-        ))
-    log.debug("ds_to_universal output:\n%s", captured.getvalue())
-    os.replace(tmp, out)
-    return UNIVERSAL_TAG
+    try:
+        with open(os.path.join(ref.path, FILES_JSON), encoding="utf-8") as fh:
+            files = json.load(fh)
+    except FileNotFoundError:
+        return None
+    except (OSError, json.JSONDecodeError) as exc:
+        return f"{FILES_JSON} unreadable ({exc})"
+    for rel, want in files.items():
+        full = os.path.join(ref.path, rel)
+        if not os.path.isfile(full):
+            return f"{rel} is missing"
+        if os.path.getsize(full) != want["bytes"]:
+            return f"{rel} has {os.path.getsize(full)} bytes, {want['bytes']} were saved"
+    for rel, want in files.items():
+        if file_sha256(os.path.join(ref.path, rel)) != want["sha256"]:
+            return f"{rel} does not match the sha256 recorded at save"
+    return None

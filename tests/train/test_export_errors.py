@@ -9,8 +9,9 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from openpretrain.errors import UserError
 from tests.conftest import run_module
-from tests.interop_helpers import make_incomplete_copy, stage_run, stage_runs, trained_run  # noqa: F401
-from train.export import ExportConfig, export
+from tests.train.configs import tool_config
+from tests.train.interop_helpers import make_incomplete_copy, stage_run, stage_runs, trained_run  # noqa: F401
+from train.export import export
 from train.load import load_run, resolve_checkpoint
 
 
@@ -35,6 +36,7 @@ def test_not_a_checkpoint(tmp_path):
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_half_written_checkpoint(trained_run):  # noqa: F811
     # The fixture's step_3 lacks its marker: named directly it is refused; the run dir skips it.
     with pytest.raises(UserError, match=r"step_3 is incomplete \(no COMPLETE marker"):
@@ -44,6 +46,7 @@ def test_half_written_checkpoint(trained_run):  # noqa: F811
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_run_without_a_complete_checkpoint(stage_runs, tmp_path):  # noqa: F811
     run = tmp_path / "run"
     shutil.copytree(stage_run(stage_runs, "zero2"), run)
@@ -53,6 +56,7 @@ def test_run_without_a_complete_checkpoint(stage_runs, tmp_path):  # noqa: F811
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 @pytest.mark.parametrize("vocab_size", [300, 700])
 def test_tokenizer_that_does_not_fit_the_model(stage_runs, tmp_path, vocab_size):  # noqa: F811
     tokenizer = _tokenizer(tmp_path / "other.json", vocab_size)
@@ -61,11 +65,12 @@ def test_tokenizer_that_does_not_fit_the_model(stage_runs, tmp_path, vocab_size)
     with pytest.raises(UserError, match=message):
         load_run(run, tokenizer=tokenizer)
     with pytest.raises(UserError, match=message):
-        export(ExportConfig(checkpoint=run, out=str(tmp_path / "hf"), tokenizer=tokenizer))
+        export(tool_config("export", checkpoint=run, out=str(tmp_path / "hf"), tokenizer=tokenizer))
     assert not (tmp_path / "hf").exists()
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_cli_prints_one_line(trained_run, tmp_path):  # noqa: F811
     proc = run_module("train.export", f"checkpoint={trained_run / 'checkpoints' / 'step_3'}",
                       f"out={tmp_path / 'hf'}", check=False)

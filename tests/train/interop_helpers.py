@@ -3,10 +3,10 @@
 Two kinds, both real DeepSpeed checkpoints on CPU:
 - ``trained_run``: ``python -m train`` for a few steps with ZeRO-3 (the format as train writes it);
 - ``stage_runs``: one run per ZeRO stage 0-3 (fp32) plus bf16 runs of stages 0 and 2, made by one
-  two-rank ``torchrun -m tests.interop_helpers`` through train's build_model / build_engine /
+  two-rank ``torchrun -m tests.train.interop_helpers`` through train's build_model / build_engine /
   checkpoint.save, with the engine's own gathered weights (in the training dtype) saved next to them as
   ``reference.safetensors`` so consolidation can be checked bit for bit.
-Test modules import the fixtures from here (``from tests.interop_helpers import ...  # noqa: F401``).
+Test modules import the fixtures from here (``from tests.train.interop_helpers import ...  # noqa: F401``).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def stage_runs(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         root = tmp_path_factory.mktemp("stages")
         # Two ranks, so ZeRO 1-3 checkpoints hold two partitions that consolidation has to merge.
         run_module("torch.distributed.run", "--standalone", f"--nproc-per-node={WORLD_SIZE}",
-                   "-m", "tests.interop_helpers", str(prepared_dir), str(root))
+                   "-m", "tests.train.interop_helpers", str(prepared_dir), str(root))
         _MADE["stage_runs"] = {name: root / name for name in RUNS}
     return _MADE["stage_runs"]
 
@@ -108,35 +108,40 @@ def _gathered_state(engine) -> dict:
 
 def make_stage_run(data_dir: str, run_dir: str, name: str, env) -> None:
     """Two optimizer steps on real batches, then a checkpoint saved exactly as the training loop saves it."""
-    import dataclasses
-
     from omegaconf import OmegaConf
     from safetensors.torch import save_file
 
     from openpretrain.cli import to_object
-    from train import checkpoint as ckpt
+    from train.checkpoint.manager import CheckpointManager
     from train.data import build_train_data, data_info
     from train.engine import build_engine
-    from train.loop import build_model
-    from train.resume import TrainState, client_states, seed_everything
+    from train.model_setup import build_model, checked_model_args
+    from train.run_dir import prepare_run_dir
+    from train.state import RngState, TrainState, seed_everything
 
     raw = _compose(data_dir, run_dir, name)
     cfg = to_object(raw)
     seed_everything(cfg.seed)
-    model = build_model(cfg, data_info(cfg))
-    engine = build_engine(model, cfg, env)
+    info = data_info(cfg)
+    args = checked_model_args(cfg.model, info.vocab_size, info.seq_len)
+    engine = build_engine(build_model(args, cfg.perf), cfg, env)
     state = TrainState(wandb_run_id="test")
+    config = OmegaConf.to_container(raw, resolve=True, enum_to_str=True)
+    if env.is_main:
+        prepare_run_dir(run_dir, config, info)
+    manager = CheckpointManager(cfg, env, run_dir)
+    manager.engine = engine
     with build_train_data(cfg, env.rank, env.world_size) as data:
         for _ in range(2):
             batch = next(data)
             engine.backward(engine(batch.inputs, targets=batch.targets))
             engine.step()
             state.step += 1
-        data_state = data.state_dict()
-    config = OmegaConf.to_container(raw, resolve=True, enum_to_str=True)
-    full, json_state = client_states(state, data_state, config, dataclasses.asdict(engine.module.args), env,
-                                     engine.skipped_steps)
-    ckpt.save(engine, run_dir, state.step, full, json_state, is_main=env.is_main, keep=3)
+        # Saved exactly as the training loop saves: the same parts, through the same manager.
+        manager.register("train", state)
+        manager.register("data", data)
+        manager.register("rng", RngState(cfg.seed, env.rank, env.world_size, state))
+        manager.save(state.step, args, config)
     reference = _gathered_state(engine)  # every rank takes part in ZeRO-3's gather
     if cfg.model.tie_embeddings:
         reference.pop("lm_head.weight")

@@ -14,16 +14,19 @@ from pathlib import Path
 import psutil
 
 from tests.conftest import REPO_ROOT
+from tests.jsonl import complete_records
 
 # A tiny run: seq 64 from the prepared data, 4 sequences per rank, quiet W&B.
 TINY = ["logger.mode=offline", "micro_batch_size=4", "eval_batches=2", "data.num_workers=1"]
 
 
 def train_cmd(nproc: int, *overrides: str) -> list[str]:
+    """``python -m train``; with ``--fault...`` arguments, the same run with faults injected (faulty_train)."""
+    module = "tests.train.faulty_train" if any(o.startswith("--") for o in overrides) else "train"
     if nproc == 1:
-        return [sys.executable, "-m", "train", *TINY, *overrides]
+        return [sys.executable, "-m", module, *TINY, *overrides]
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-            "-m", "train", *TINY, *overrides]
+            "-m", module, *TINY, *overrides]
 
 
 def _env() -> dict[str, str]:
@@ -47,8 +50,7 @@ def start(nproc: int, *overrides: str, log_path: Path) -> subprocess.Popen:
 
 
 def records(run_dir: Path) -> list[dict]:
-    path = run_dir / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return complete_records(run_dir / "metrics.jsonl")
 
 
 def last_per_step(run_dir: Path, key: str = "loss") -> dict[int, float]:

@@ -11,9 +11,11 @@ import torch
 
 from openpretrain.errors import UserError
 from openpretrain.manifest import load_manifest
-from tests.test_data_loader import consume_steps, make_cfg, take
+from tests.train.test_data_loader import consume_steps, make_cfg, take
 from train.config import OnCorrupt
 from train.data import IGNORE_INDEX, build_train_data, build_val_batches, data_info
+
+pytestmark = pytest.mark.slow  # the session's prepared_dir runs data_prep in a subprocess
 
 
 def test_batches_hold_the_prepared_tokens(tmp_path, prepared_dir):

@@ -25,6 +25,7 @@ from openpretrain.manifest import (
     sample_key,
     shard_name,
 )
+from tests.train.configs import section, train_config
 from train.config import DataConfig, MixEntry, OnCorrupt, TrainConfig
 from train.data import IGNORE_INDEX, build_train_data, build_val_batches, data_info
 
@@ -78,8 +79,8 @@ def make_dataset(root: Path, train_shards: list[int], val_shards: list[int] = ()
 
 def make_cfg(tmp_path: Path, path: Path | None = None, mix: list[MixEntry] | None = None, **overrides) -> TrainConfig:
     data_keys = {k: overrides.pop(k) for k in list(overrides) if k in DataConfig.__dataclass_fields__}
-    data = DataConfig(path=str(path) if path else None, mix=mix or [], **{"num_workers": 0, **data_keys})
-    return TrainConfig(run_dir=str(tmp_path / "run"), data=data, **{"micro_batch_size": 2, **overrides})
+    data = section("data", path=str(path) if path else None, mix=mix or [], **{"num_workers": 0, **data_keys})
+    return train_config(run_dir=str(tmp_path / "run"), data=data, **{"micro_batch_size": 2, **overrides})
 
 
 def take(data, micro_steps: int) -> list:
@@ -310,3 +311,23 @@ def test_new_mixture_weights_apply_from_the_resume_point(tmp_path, dataset, othe
     with build_train_data(make_cfg(tmp_path, mix=mix(3, 1)), 0, 1) as data:  # the new anchor is kept
         data.load_state_dict(resumed)
         assert [e["weight_since"] for e in data.state_dict()["datasets"]] == [10, 10]
+
+
+def test_a_dataset_joining_the_mix_starts_at_zero(tmp_path, dataset, other_dataset):
+    """A continued run (the self-feedback loop) gains a dataset: the old one goes on, the new one starts at 0."""
+    with build_train_data(make_cfg(tmp_path, mix=[MixEntry(path=str(dataset))]), 0, 1) as data:
+        straight = ids_of(take(data, 12))
+    with build_train_data(make_cfg(tmp_path, mix=[MixEntry(path=str(dataset))]), 0, 1) as data:
+        take(data, 5)
+        state = json.loads(json.dumps(data.state_dict()))
+    grown = [MixEntry(path=str(dataset), weight=1.0), MixEntry(path=str(other_dataset), weight=1.0)]
+    with build_train_data(make_cfg(tmp_path, mix=grown), 0, 1) as data:
+        data.load_state_dict(state)
+        assert {e["name"]: e["consumed"] for e in data.state_dict()["datasets"]} == {"alpha": 10, "beta": 0}
+        ids = ids_of(take(data, 10))
+    alpha = [i for i in ids if i.startswith("alpha/")]
+    assert alpha == straight[10:10 + len(alpha)]  # nothing of alpha repeated or skipped
+    assert sorted(i for i in ids if i.startswith("beta/"))  # beta joined, from its own first samples
+    with build_train_data(make_cfg(tmp_path, mix=[MixEntry(path=str(other_dataset))]), 0, 1) as data, \
+            pytest.raises(UserError, match="not all in this run's"):
+        data.load_state_dict(state)  # a dataset dropped from the mix would lose its position

@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import torch
 
-from train.config import OptimConfig, PerfConfig
+from tests.train.configs import section
+from train.config import PerfConfig
 from train.model import ModelArgs, Transformer
 from train.perf import apply_model_options, build_optimizer
 
@@ -18,7 +19,7 @@ LR = 3e-3
 def _train(perf: PerfConfig, batches: list[torch.Tensor]) -> tuple[list[float], Transformer]:
     torch.manual_seed(0)
     model = apply_model_options(Transformer(TINY), perf)
-    cfg = SimpleNamespace(optim=OptimConfig(lr=LR), deepspeed=SimpleNamespace(offload_optimizer="none"), perf=perf)
+    cfg = SimpleNamespace(optim=section("optim", lr=LR), deepspeed=SimpleNamespace(offload_optimizer="none"), perf=perf)
     opt = build_optimizer(model.parameters(), cfg, device_type="cpu")
     losses = []
     for tokens in batches:
@@ -34,8 +35,8 @@ def _train(perf: PerfConfig, batches: list[torch.Tensor]) -> tuple[list[float], 
 def test_optimised_path_matches_plain_over_steps() -> None:
     gen = torch.Generator().manual_seed(1)
     batches = [torch.randint(0, TINY.vocab_size, (4, 33), generator=gen) for _ in range(STEPS)]
-    plain_losses, plain = _train(PerfConfig(loss_chunk_size=0, activation_checkpointing=0), batches)
-    fast_losses, fast = _train(PerfConfig(loss_chunk_size=24, activation_checkpointing=2), batches)
+    plain_losses, plain = _train(section("perf", loss_chunk_size=0, activation_checkpointing=0), batches)
+    fast_losses, fast = _train(section("perf", loss_chunk_size=24, activation_checkpointing=2), batches)
     assert plain_losses[-1] < plain_losses[0]  # it trains: the comparison is not between two no-ops
     torch.testing.assert_close(torch.tensor(fast_losses), torch.tensor(plain_losses), rtol=1e-4, atol=1e-5)
     # Adam turns rounding-level gradient differences on near-zero entries into steps of up to lr, so

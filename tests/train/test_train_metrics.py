@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from train.config import LoggerConfig, LoggerMode
+from tests.train.configs import section
+from train.config import LoggerMode
 from train.metrics import MetricsLog, Throughput, memory_gb, new_run_id, peak_flops_per_device
 
 
@@ -34,7 +35,7 @@ def test_jsonl_records_events_and_nonfinite(tmp_path: Path) -> None:
 
 def test_non_main_ranks_write_nothing(tmp_path: Path) -> None:
     log = MetricsLog(str(tmp_path), enabled=False)
-    log.start_wandb(LoggerConfig(mode=LoggerMode.offline), str(tmp_path), new_run_id(), {})
+    log.start_wandb(section("logger", mode=LoggerMode.offline), str(tmp_path), new_run_id(), {})
     log.log({"step": 1})
     log.event("resume", 1, "x")
     log.close()
@@ -54,7 +55,7 @@ def own_wandb_service():
 def test_wandb_offline_run_keeps_its_id(tmp_path: Path, own_wandb_service: None) -> None:
     run_id = new_run_id()
     assert run_id.isalnum() and run_id == run_id.lower()
-    cfg = LoggerConfig(mode=LoggerMode.offline, project="p", name="n", group="g", tags=["t"])
+    cfg = section("logger", mode=LoggerMode.offline, project="p", name="n", group="g", tags=["t"])
     for step in (1, 2):  # a run and its restart
         log = MetricsLog(str(tmp_path), enabled=True)
         log.start_wandb(cfg, str(tmp_path), run_id, {"max_steps": 2})
@@ -89,7 +90,7 @@ def test_peak_flops_and_memory_on_cpu() -> None:
 def test_wandb_failure_does_not_stop_training(tmp_path: Path, own_wandb_service: None) -> None:
     (tmp_path / "wandb").write_text("a file where W&B wants its directory")
     log = MetricsLog(str(tmp_path), enabled=True)
-    log.start_wandb(LoggerConfig(mode=LoggerMode.offline), str(tmp_path), new_run_id(), {})
+    log.start_wandb(section("logger", mode=LoggerMode.offline), str(tmp_path), new_run_id(), {})
     assert log.wandb is None and "not started" in log.wandb_location()
     log.log({"step": 1, "loss": 2.0})
     log.close()
@@ -102,7 +103,7 @@ def test_wandb_dying_mid_run_is_a_warning(tmp_path: Path, own_wandb_service: Non
     import wandb
 
     log = MetricsLog(str(tmp_path), enabled=True)
-    log.start_wandb(LoggerConfig(mode=LoggerMode.offline), str(tmp_path), new_run_id(), {})
+    log.start_wandb(section("logger", mode=LoggerMode.offline), str(tmp_path), new_run_id(), {})
     log.log({"step": 1, "loss": 2.0})
     wandb.teardown()  # the service is gone, as after the job's TERM
     log.log({"step": 2, "loss": 1.5})

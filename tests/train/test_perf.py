@@ -1,4 +1,4 @@
-"""Unit tests for train/perf.py: arch-list fix, chunked cross-entropy, optimizer choice, MFU."""
+"""Unit tests for train/perf/: arch-list fix, chunked cross-entropy, optimizer choice, MFU."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from openpretrain.errors import ConfigError
-from train.config import OptimConfig, PerfConfig, TrainConfig, validate
+from tests.train.configs import section, train_config
+from train.config import validate
 from train.model import ModelArgs, Transformer
 from train.perf import (
     DEEPSPEED_CPU_ADAM,
@@ -118,7 +119,7 @@ def test_model_forward_still_returns_logits_and_loss_paths_agree() -> None:
     tokens = torch.randint(0, TINY.vocab_size, (2, 17))
     assert model(tokens[:, :-1]).shape == (2, 16, TINY.vocab_size)
     plain = model.loss(tokens[:, :-1], tokens[:, 1:])
-    apply_model_options(model, PerfConfig(loss_chunk_size=5, activation_checkpointing=2))
+    apply_model_options(model, section("perf", loss_chunk_size=5, activation_checkpointing=2))
     torch.testing.assert_close(model(tokens[:, :-1], targets=tokens[:, 1:]), plain)
     assert "lm_head.weight" in model.state_dict()
 
@@ -141,7 +142,7 @@ def test_param_groups_decay_only_matrices() -> None:
 
 def _cfg(offload: str = "none", fused: bool = True) -> SimpleNamespace:
     return SimpleNamespace(
-        optim=OptimConfig(), deepspeed=SimpleNamespace(offload_optimizer=offload), perf=PerfConfig(fused_adam=fused)
+        optim=section("optim"), deepspeed=SimpleNamespace(offload_optimizer=offload), perf=section("perf", fused_adam=fused)
     )
 
 
@@ -156,8 +157,8 @@ def test_build_optimizer_on_cpu_is_torch_adamw() -> None:
     model = Transformer(TINY)
     opt = build_optimizer(model.parameters(), _cfg(), device_type="cpu")
     assert isinstance(opt, torch.optim.AdamW)
-    assert opt.defaults["betas"] == (OptimConfig.beta1, OptimConfig.beta2)
-    assert [g["weight_decay"] for g in opt.param_groups] == [OptimConfig.weight_decay, 0.0]
+    assert opt.defaults["betas"] == (section("optim").beta1, section("optim").beta2)
+    assert [g["weight_decay"] for g in opt.param_groups] == [section("optim").weight_decay, 0.0]
 
 
 def test_mfu_reproduces_issue_table() -> None:
@@ -175,7 +176,7 @@ def test_mfu_reproduces_issue_table() -> None:
 
 
 def test_perf_config_validation() -> None:
-    cfg = TrainConfig(run_dir="r")
+    cfg = train_config()
     cfg.data.path = "d"
     cfg.perf.loss_chunk_size = -1
     with pytest.raises(ConfigError, match="perf.loss_chunk_size"):

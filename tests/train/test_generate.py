@@ -9,8 +9,9 @@ import torch
 
 from openpretrain.errors import UserError
 from tests.conftest import run_module
-from tests.interop_helpers import stage_run, stage_runs, trained_run  # noqa: F401
-from train.generate import GenerateConfig, Sampling, _filter_logits, generate_tokens, run
+from tests.train.configs import tool_config
+from tests.train.interop_helpers import stage_run, stage_runs, trained_run  # noqa: F401
+from train.generate import Sampling, _filter_logits, generate_tokens, run
 from train.load import load_run
 
 
@@ -20,6 +21,7 @@ def loaded(stage_runs):  # noqa: F811
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_kv_cache_matches_full_recomputation(loaded):
     """Greedy with the cache = argmax of a fresh full forward pass at every step."""
     model, prompt = loaded.model, [3, 17, 250, 9]
@@ -32,6 +34,7 @@ def test_kv_cache_matches_full_recomputation(loaded):
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_sampling_is_deterministic_with_a_seed(loaded):
     sampling = Sampling(temperature=1.0, top_k=50, top_p=0.9)
     first = generate_tokens(loaded.model, [5, 6, 7], 16, sampling, num_samples=3, seed=11)
@@ -42,6 +45,7 @@ def test_sampling_is_deterministic_with_a_seed(loaded):
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_top_k_one_is_greedy(loaded):
     greedy = generate_tokens(loaded.model, [8, 9], 10, Sampling(), decodable_vocab=512)
     top1 = generate_tokens(loaded.model, [8, 9], 10, Sampling(temperature=1.5, top_k=1), seed=3, decodable_vocab=512)
@@ -58,6 +62,7 @@ def test_filters_keep_the_right_tokens():
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_generation_stops_at_eos_and_respects_max_seq_len(loaded):
     greedy = generate_tokens(loaded.model, [1, 2, 3], 8, Sampling(), decodable_vocab=512)[0]
     stop = greedy[2]
@@ -68,13 +73,15 @@ def test_generation_stops_at_eos_and_respects_max_seq_len(loaded):
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_run_decodes_text(stage_runs):  # noqa: F811
-    results = run(GenerateConfig(checkpoint=str(stage_run(stage_runs, "zero2")), prompt="def main", max_new_tokens=8,
+    results = run(tool_config("generate", checkpoint=str(stage_run(stage_runs, "zero2")), prompt="def main", max_new_tokens=8,
                                  num_samples=2, seed=1))
     assert len(results) == 2 and all(isinstance(r["completion"], str) and r["tokens"] for r in results)
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_cli(trained_run):  # noqa: F811
     proc = run_module("train.generate", f"checkpoint={trained_run}", "prompt=import os", "max_new_tokens=12",
                       "num_samples=2", "seed=7", "top_k=40", "top_p=0.95", "json=true")

@@ -11,7 +11,8 @@ from safetensors.torch import load_file
 
 from openpretrain.errors import UserError
 from tests.conftest import run_module
-from tests.interop_helpers import (  # noqa: F401
+from tests.train.configs import tool_config
+from tests.train.interop_helpers import (  # noqa: F401
     PADDED_VOCAB,
     RUNS,
     TIED,
@@ -20,13 +21,13 @@ from tests.interop_helpers import (  # noqa: F401
     stage_runs,
     trained_run,
 )
-from train.export import ExportConfig, export, hf_name, parse_size
+from train.export import export, hf_name, parse_size
 
 PICKLE_MAGIC = b"\x80"  # protocol 2+ pickles (torch.save) start with PROTO
 
 
 def _export(run: Path, out: Path, **overrides) -> Path:
-    return Path(export(ExportConfig(checkpoint=str(run), out=str(out), **overrides)))
+    return Path(export(tool_config("export", checkpoint=str(run), out=str(out), **overrides)))
 
 
 def _weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -36,6 +37,7 @@ def _weights(folder: Path) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 @pytest.mark.parametrize("name", RUNS)
 def test_export_is_bit_exact_for_every_zero_stage(stage_runs, tmp_path, name):  # noqa: F811
     """fp32 runs: the engine's weights exactly. bf16 runs: fp32 weights that round to the engine's bf16
@@ -61,6 +63,7 @@ def test_export_is_bit_exact_for_every_zero_stage(stage_runs, tmp_path, name):  
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_sharded_export_has_an_index(stage_runs, tmp_path):  # noqa: F811
     out = _export(stage_run(stage_runs, "zero2"), tmp_path / "hf", max_shard_size="100KB")
     index = json.loads((out / "model.safetensors.index.json").read_text())
@@ -73,6 +76,7 @@ def test_sharded_export_has_an_index(stage_runs, tmp_path):  # noqa: F811
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_bfloat16_export(stage_runs, tmp_path):  # noqa: F811
     out = _export(stage_run(stage_runs, "zero2"), tmp_path / "hf", dtype="bfloat16")
     assert {t.dtype for t in _weights(out).values()} == {torch.bfloat16}
@@ -80,6 +84,7 @@ def test_bfloat16_export(stage_runs, tmp_path):  # noqa: F811
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_export_cli_on_a_trained_run_loads_in_transformers(trained_run, prepared_dir, tmp_path):  # noqa: F811
     from tokenizers import Tokenizer
     from transformers import AutoConfig, AutoTokenizer
@@ -99,6 +104,7 @@ def test_export_cli_on_a_trained_run_loads_in_transformers(trained_run, prepared
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_export_refuses_to_overwrite(stage_runs, tmp_path):  # noqa: F811
     out = tmp_path / "hf"
     out.mkdir()

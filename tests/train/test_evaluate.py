@@ -11,14 +11,16 @@ import torch.nn.functional as F
 
 from openpretrain.errors import ConfigError, UserError
 from tests.conftest import run_module
-from tests.interop_helpers import stage_run, stage_runs, trained_run  # noqa: F401
-from train.evaluate import EvalDataConfig, EvaluateConfig, evaluate, text_rows, validate
+from tests.train.configs import eval_data, tool_config
+from tests.train.interop_helpers import stage_run, stage_runs, trained_run  # noqa: F401
+from train.evaluate import evaluate, text_rows, validate
 from train.load import load_run
 
 TEXT = 'def greet(name):\n    """Say hello — to anyone: ☃."""\n    return f"hello {name}"\n'
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_cli_on_val_shards_matches_the_training_loop_eval(trained_run, tmp_path):  # noqa: F811
     """The run's metrics.jsonl val loss (train's own eval: 1 batch of 4 val samples) is reproduced."""
     logged = [json.loads(line) for line in (trained_run / "metrics.jsonl").read_text().splitlines()]
@@ -34,6 +36,7 @@ def test_cli_on_val_shards_matches_the_training_loop_eval(trained_run, tmp_path)
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_text_file_bits_per_byte(stage_runs, tmp_path):  # noqa: F811
     run = stage_run(stage_runs, "zero2")
     path = tmp_path / "sample.txt"
@@ -44,11 +47,11 @@ def test_text_file_bits_per_byte(stage_runs, tmp_path):  # noqa: F811
     with torch.no_grad():
         nats = F.cross_entropy(loaded.model(rows[:, :-1])[0], rows[0, 1:], reduction="sum").item()
 
-    whole = evaluate(EvaluateConfig(checkpoint=str(run), text_file=str(path), seq_len=len(ids)))
+    whole = evaluate(tool_config("evaluate", checkpoint=str(run), text_file=str(path), seq_len=len(ids)))
     assert whole["tokens"] == len(ids) and whole["bytes"] == len(TEXT.encode("utf-8")) > len(TEXT)
     assert whole["loss"] == pytest.approx(nats / len(ids), rel=1e-5)
     assert whole["bits_per_byte"] == pytest.approx(nats / math.log(2) / whole["bytes"], rel=1e-5)
-    windowed = evaluate(EvaluateConfig(checkpoint=str(run), text_file=str(path), seq_len=7, batch_size=3))
+    windowed = evaluate(tool_config("evaluate", checkpoint=str(run), text_file=str(path), seq_len=7, batch_size=3))
     assert windowed["tokens"] == len(ids)  # shorter windows: less context, every token still scored once
 
 
@@ -60,6 +63,7 @@ def test_text_rows_score_every_token_once():
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_bad_input(stage_runs, prepared_dir, tmp_path):  # noqa: F811
     run = str(stage_run(stage_runs, "zero2"))
     other = tmp_path / "other_data"  # the same shards, recorded as made with another tokenizer
@@ -69,13 +73,13 @@ def test_bad_input(stage_runs, prepared_dir, tmp_path):  # noqa: F811
     manifest["tokenizer"]["sha256"] = "0" * 64
     (other / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(UserError, match="tokenized with another tokenizer"):
-        evaluate(EvaluateConfig(checkpoint=run, data=EvalDataConfig(path=str(other))))
+        evaluate(tool_config("evaluate", checkpoint=run, data=eval_data(path=str(other))))
     with pytest.raises(ConfigError, match="either text_file or data.path"):
-        validate(EvaluateConfig(checkpoint=run, text_file="a.txt", data=EvalDataConfig(path="d")))
+        validate(tool_config("evaluate", checkpoint=run, text_file="a.txt", data=eval_data(path="d")))
     with pytest.raises(UserError, match="text_file: file not found"):  # at validation, before loading
-        validate(EvaluateConfig(checkpoint=run, text_file=str(tmp_path / "missing.txt")))
+        validate(tool_config("evaluate", checkpoint=run, text_file=str(tmp_path / "missing.txt")))
     with pytest.raises(UserError, match="no 'test' shards"):
-        evaluate(EvaluateConfig(checkpoint=run, data=EvalDataConfig(split="test")))
+        evaluate(tool_config("evaluate", checkpoint=run, data=eval_data(split="test")))
     (tmp_path / "x.txt").write_text("x")
     with pytest.raises(ConfigError, match="max_seq_len=128"):
-        evaluate(EvaluateConfig(checkpoint=run, text_file=str(tmp_path / "x.txt"), seq_len=512))
+        evaluate(tool_config("evaluate", checkpoint=run, text_file=str(tmp_path / "x.txt"), seq_len=512))

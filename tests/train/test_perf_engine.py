@@ -18,7 +18,7 @@ import itertools, json, sys, torch
 from types import SimpleNamespace
 import bench.train_throughput as bt
 from train.engine import build_engine, init_distributed
-from train.loop import build_model
+from train.model_setup import build_model, checked_model_args
 
 env = init_distributed()
 losses = {}
@@ -28,7 +28,7 @@ for name, overrides in (("plain", ["perf.loss_chunk_size=0", "perf.activation_ch
                           "deepspeed.stage3_param_persistence_threshold=0", *overrides])
     cfg = bt.compose_config(args, args.micro_batch)
     torch.manual_seed(cfg.seed)
-    engine = build_engine(build_model(cfg, SimpleNamespace(vocab_size=cfg.model.vocab_size, seq_len=args.seq_len)),
+    engine = build_engine(build_model(checked_model_args(cfg.model, cfg.model.vocab_size, args.seq_len), cfg.perf),
                           cfg, env)
     # One batch again and again: random tokens hold nothing to learn, but a batch can be memorised.
     batches = itertools.repeat(next(bt.synthetic_batches(cfg, args.seq_len, cfg.model.vocab_size, seed=0)))
@@ -46,6 +46,7 @@ def _run(*cmd: str) -> str:
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # spawns training subprocesses
 def test_optimised_path_matches_plain_under_zero3() -> None:
     out = _run("-c", GUARD_SCRIPT)
     losses = json.loads(out.split("LOSSES ", 1)[1].splitlines()[0])
@@ -55,6 +56,7 @@ def test_optimised_path_matches_plain_under_zero3() -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # spawns training subprocesses
 def test_throughput_bench_cpu_smoke(tmp_path) -> None:
     out_json = tmp_path / "bench.json"
     out = _run("bench/train_throughput.py", "--cpu-smoke", "--json", str(out_json))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.interop_helpers import PADDED_VOCAB, stage_run, stage_runs, trained_run  # noqa: F401
-from train.export import ExportConfig, export
+from tests.train.configs import tool_config
+from tests.train.interop_helpers import PADDED_VOCAB, stage_run, stage_runs, trained_run  # noqa: F401
+from train.export import export
 from train.generate import Sampling, generate_tokens
 from train.load import load_run
 
@@ -17,13 +18,14 @@ REAL_VOCAB = 512
 def _pair(run, out):
     from transformers import AutoModelForCausalLM
 
-    export(ExportConfig(checkpoint=str(run), out=str(out), max_shard_size="200KB"))  # sharded on purpose
+    export(tool_config("export", checkpoint=str(run), out=str(out), max_shard_size="200KB"))  # sharded on purpose
     ours = load_run(str(run))
     theirs = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
     return ours, theirs
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 @pytest.mark.parametrize("name", ["zero3", "zero1"])  # ZeRO-3 partitions; the zero1 run ties the embeddings
 def test_logits_and_greedy_generation_match_transformers(stage_runs, tmp_path, name):  # noqa: F811
     ours, theirs = _pair(stage_run(stage_runs, name), tmp_path / "hf")
@@ -45,6 +47,7 @@ def test_logits_and_greedy_generation_match_transformers(stage_runs, tmp_path, n
 
 
 @pytest.mark.integration  # real DeepSpeed runs (a two-rank torchrun, python -m train)
+@pytest.mark.slow  # spawns training subprocesses
 def test_trained_run_matches_transformers(trained_run, tmp_path):  # noqa: F811
     """The run made by ``python -m train`` itself (ZeRO-3, trained two steps)."""
     ours, theirs = _pair(trained_run, tmp_path / "hf")

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.train_helpers import events, last_per_step, records, train
+from tests.train.train_helpers import events, last_per_step, records, train
 from train import checkpoint as ckpt
 
 TOKENS_PER_STEP = 2 * 4 * 64  # ranks x micro x seq_len
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # spawns training subprocesses
 def test_prep_train_resume_two_ranks(prepared_dir: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     command = [f"data.path={prepared_dir}", f"run_dir={run}", "deepspeed=zero2", "log_every=5", "eval_every=10",
@@ -26,7 +27,7 @@ def test_prep_train_resume_two_ranks(prepared_dir: Path, tmp_path: Path) -> None
     assert ref20.step == 20 and ref20.world_size == 2 and ref20.zero_stage == 2
     assert (run / "checkpoints" / ckpt.LATEST).read_text() == "step_20"
     assert "max_steps: 20" in (run / "config.yaml").read_text()
-    run_id = ckpt.read_client_state(ref20)["wandb_run_id"]
+    run_id = ckpt.read_client_state(ref20)["train"]["wandb_run_id"]
 
     train(2, *command, "max_steps=30")
     resumes = events(run, "resume")
@@ -45,6 +46,6 @@ def test_prep_train_resume_two_ranks(prepared_dir: Path, tmp_path: Path) -> None
 
     # keep_checkpoints=2: step_10 is gone; the W&B run is the same one before and after the restart.
     assert [r.step for r in ckpt.complete_checkpoints(str(run))] == [20, 30]
-    assert ckpt.read_client_state(ckpt.latest_complete(str(run)))["wandb_run_id"] == run_id
+    assert ckpt.read_client_state(ckpt.latest_complete(str(run)))["train"]["wandb_run_id"] == run_id
     wandb_runs = sorted(p.name for p in (run / "wandb").glob("offline-run-*"))
     assert len(wandb_runs) == 2 and all(f"-{run_id}" in name for name in wandb_runs)

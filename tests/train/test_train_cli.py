@@ -8,6 +8,8 @@ import pytest
 
 from tests.conftest import run_module
 
+pytestmark = pytest.mark.slow  # each case runs python -m train in a subprocess
+
 
 @pytest.mark.parametrize(
     "overrides,expected",

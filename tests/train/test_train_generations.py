@@ -6,17 +6,17 @@ import json
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
 
+from openpretrain.manifest import load_manifest
 from train.config import GenerationsConfig
-from train.generations import GENERATIONS_FILE, GenerationProbe
-from train.load import run_tokenizer
+from train.generations import GENERATIONS_FILE, GenerationProbe, training_tokenizer
 from train.model import ModelArgs, Transformer
 
 
-def _probe(prepared_dir: Path, run_dir: Path, resume_step: int, **cfg) -> GenerationProbe:
-    tokenizer = run_tokenizer(OmegaConf.create({"data": {"path": str(prepared_dir)}}))
-    config = GenerationsConfig(prompts=["def ", "The "], max_new_tokens=6, **cfg)
+def _probe(prepared_dir: Path, run_dir: Path, resume_step: int) -> GenerationProbe:
+    manifest = load_manifest(str(prepared_dir))
+    tokenizer = training_tokenizer(manifest.tokenizer_path, manifest.tokenizer)
+    config = GenerationsConfig(prompts=["def ", "The "], max_new_tokens=6, temperature=0.8, top_k=50, seed=0)
     return GenerationProbe(config, tokenizer, str(run_dir), is_main=True, resume_step=resume_step)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.train_helpers import (
+from tests.train.train_helpers import (
     events,
     kill_all,
     last_per_step,
@@ -48,6 +48,7 @@ def reference(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # spawns training subprocesses
 def test_preempt_crash_in_save_and_kill_resume_exactly(prepared_dir: Path, reference: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     cmd = _command(prepared_dir, run)
@@ -62,7 +63,7 @@ def test_preempt_crash_in_save_and_kill_resume_exactly(prepared_dir: Path, refer
     assert stopped < STEPS and ckpt.latest_complete(str(run)).step == stopped
 
     # Test 4: rank 0 is SIGKILLed after writing step_16's files, before its marker.
-    crashed = train(2, *cmd, "faults.kill_during_save_at_step=16", expect_rc=None)
+    crashed = train(2, *cmd, "--kill-in-save-at-step=16", expect_rc=None)
     assert crashed.returncode != 0
     assert (run / "checkpoints" / "step_16").is_dir() and not (run / "checkpoints" / "step_16" / ckpt.MARKER).exists()
     assert ckpt.latest_complete(str(run)).step == EVERY
@@ -92,6 +93,7 @@ def test_preempt_crash_in_save_and_kill_resume_exactly(prepared_dir: Path, refer
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # spawns training subprocesses
 @pytest.mark.parametrize("stage,ranks_before,ranks_after", [(1, 2, 1), (2, 1, 2), (3, 2, 1)])
 def test_world_size_change_through_universal_checkpoint(
     prepared_dir: Path, reference: Path, tmp_path: Path, stage: int, ranks_before: int, ranks_after: int
