@@ -156,6 +156,7 @@ def test_submitit_sweep_trains_one_job_per_combination(cluster: real_slurm.Clust
                f"data.path={prepared_dir}", f"run_dir={run_dir}", "max_steps=2", "seed=1,2", *TINY,
                env=_env(cluster), timeout=300)
     [array_id] = {log.name.split("_")[0] for log in sweep.glob(".submitit/*/*_log.out")}
+    cluster.wait_gone(array_id, timeout=60)  # submitit returns once the results are written, before the jobs end
     tasks = cluster.jobs(array_id)
     assert sorted((t["ArrayTaskId"], t["JobState"], t["ExitCode"]) for t in tasks) == [
         ("0", "COMPLETED", "0:0"), ("1", "COMPLETED", "0:0")]
