@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from openpretrain.manifest import load_manifest
 from train.config import GenerationsConfig
 from train.generations import GENERATIONS_FILE, GenerationProbe, training_tokenizer
 from train.model import ModelArgs, Transformer
+
+pytestmark = pytest.mark.slow  # the prepared_dir fixture runs data_prep
 
 
 def _probe(prepared_dir: Path, run_dir: Path, resume_step: int) -> GenerationProbe:
