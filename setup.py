@@ -13,5 +13,7 @@ CONF = ["openpretrain.conf", *(f"openpretrain.conf.{group}" for group in find_na
 setup(
     packages=[*find_namespace_packages(include=[f"{name}*" for name in CODE]), *CONF],
     package_dir={"openpretrain.conf": "conf"},
-    package_data={**{package: ["*.yaml"] for package in CONF}, "launch": ["templates/*"]},
+    package_data={**{package: ["*.yaml"] for package in CONF}, "launch": ["templates/*"],
+                  # LDNOOBW word lists, CC BY 4.0 (see the folder's ATTRIBUTION.md)
+                  "data_prep.stages.filters.ldnoobw": ["*"]},
 )

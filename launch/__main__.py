@@ -26,6 +26,8 @@ def _check_sweep(launch_args: list[str], combinations: list[list[str]]) -> None:
         kind = JobKind(job_from_launch_args(launch_args))
     except ValueError:
         return  # Hydra reports the bad job= value itself
+    if kind == JobKind.loop:
+        raise UserError("job=loop: sweeps (-m) are not supported; run one loop per loop.dir")
     for combo in combinations:
         compose_target(kind, combo, workdir=".", check_paths=False)
 

@@ -86,6 +86,10 @@ def _submit_prep(cfg: LaunchConfig, raw: DictConfig, target: Target) -> int:
 
 def run_launch(cfg: LaunchConfig, raw: DictConfig) -> int:
     """Run or submit the job; return the exit status for this process."""
+    if cfg.job == JobKind.loop:
+        from launch.loop.driver import run_loop
+
+        return run_loop(cfg)
     target = resolve_target(cfg)
     if cfg.cluster.kind == ClusterKind.local:
         return _run_local(cfg, target)

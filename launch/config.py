@@ -12,12 +12,15 @@ from enum import Enum
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from launch.loop.config import LoopConfig
+from launch.loop.config import validate as validate_loop
 from openpretrain.errors import require
 
 
 class JobKind(str, Enum):
     train = "train"  # torchrun -m train on every node
     prep = "prep"  # python -m data_prep (a Slurm job array + merge job on a cluster)
+    loop = "loop"  # the self-feedback loop (launch.loop.driver): prep + train + evaluate, round after round
 
 
 class ClusterKind(str, Enum):
@@ -97,6 +100,8 @@ class LaunchConfig:
     launch: TorchrunConfig = MISSING
     cluster: ClusterConfig = MISSING
     prep: PrepLaunchConfig = MISSING
+    loop: LoopConfig = MISSING  # job=loop only
+
 
 
 MAIL_TYPES = {"NONE", "BEGIN", "END", "FAIL", "REQUEUE", "ALL", "INVALID_DEPEND", "STAGE_OUT",
@@ -184,6 +189,8 @@ def validate(cfg: LaunchConfig) -> None:
     _validate_torchrun(cfg.launch)
     if cfg.prep.max_parallel is not None:
         require(cfg.prep.max_parallel >= 1, "prep.max_parallel", f"must be >= 1, got {cfg.prep.max_parallel}")
+    if cfg.job == JobKind.loop:
+        validate_loop(cfg.loop, cfg.check_paths)
 
 
 def register() -> None:

@@ -67,6 +67,9 @@ class TokenizerInfo:
     eos_id: int
     bos_id: int | None
     sha256: str
+    # Where it came from: "trained" (BPE on this corpus), a tokenizer.json path, or "hf:" + a Hugging Face
+    # model folder / hub id (continued pretraining: training checks it against model.init_from).
+    origin: str | None = None
 
 
 @dataclass

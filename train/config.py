@@ -38,6 +38,11 @@ class ModelConfig:
     norm_eps: float = MISSING
     tie_embeddings: bool = MISSING
     init_std: float = MISSING
+    qkv_bias: bool = MISSING  # biases on the q/k/v projections (Qwen2's shape)
+    # Continued pretraining: a Hugging Face folder (or hub id) whose shape and weights the run starts from;
+    # the shape keys above are then not used (train/hf/).
+    init_from: str | None = MISSING
+    resize_vocab_to: int | None = MISSING  # with init_from: grow the embedding for an extended tokenizer
 
 
 @dataclass
@@ -77,6 +82,8 @@ class DataConfig:
     shuffle_block_shards: int = MISSING  # samples are shuffled across blocks of this many shards
     on_corrupt: OnCorrupt = MISSING
     log_sample_ids: bool = MISSING  # append consumed sample ids to run_dir/sample_ids/rank*.jsonl
+    max_synthetic_share: float | None = MISSING  # cap on the mix's synthetic token share (null = no cap)
+    allow_dropped_datasets: bool = MISSING  # resume although checkpoint datasets left the mix (loop: replace)
 
 
 @dataclass
@@ -172,8 +179,10 @@ def validate(cfg: TrainConfig) -> None:
     require(bool(cfg.data.path) or bool(cfg.data.mix), "data.path",
             "must point to a data_prep output directory (or give data.mix=[{path: DIR, weight: W}, ...])")
     require(not (cfg.data.path and cfg.data.mix), "data.mix", "give either data.path or data.mix, not both")
-    for key in ("max_steps", "micro_batch_size", "grad_accum_steps", "log_every", "eval_every",
-                "checkpoint_every", "keep_checkpoints"):
+    # max_steps=0 saves the initial weights as step_0 (with model.init_from: the HF model as a checkpoint).
+    require(cfg.max_steps >= 0, "max_steps", f"must be >= 0, got {cfg.max_steps}")
+    for key in ("micro_batch_size", "grad_accum_steps", "log_every", "eval_every", "checkpoint_every",
+                "keep_checkpoints"):
         _positive(getattr(cfg, key), key)
     require(cfg.eval_batches >= 0, "eval_batches", f"must be >= 0, got {cfg.eval_batches}")
     _positive(cfg.generations.max_new_tokens, "generations.max_new_tokens")
@@ -189,6 +198,9 @@ def validate(cfg: TrainConfig) -> None:
     require(m.n_heads % m.n_kv_heads == 0, "model.n_kv_heads",
             f"{m.n_kv_heads} must divide model.n_heads={m.n_heads}")
     require((m.dim // m.n_heads) % 2 == 0, "model.dim", "head dim (dim / n_heads) must be even for RoPE")
+    if m.resize_vocab_to is not None:
+        require(bool(m.init_from), "model.resize_vocab_to", "grows an init model's embedding: set model.init_from too")
+        _positive(m.resize_vocab_to, "model.resize_vocab_to")
     require(cfg.deepspeed.zero_stage in (0, 1, 2, 3), "deepspeed.zero_stage",
             f"must be one of 0, 1, 2, 3; got {cfg.deepspeed.zero_stage}")
     if cfg.deepspeed.offload_param == Offload.cpu:
@@ -222,6 +234,8 @@ def _validate_data(d: DataConfig) -> None:
     require(d.num_workers >= 0, "data.num_workers", f"must be >= 0, got {d.num_workers}")
     _positive(d.prefetch, "data.prefetch")
     _positive(d.shuffle_block_shards, "data.shuffle_block_shards")
+    cap = d.max_synthetic_share
+    require(cap is None or 0 < cap < 1, "data.max_synthetic_share", f"must be in (0, 1) or null (no cap), got {cap}")
     for i, entry in enumerate(d.mix):
         require(bool(entry.path), f"data.mix[{i}].path", "must point to a data_prep output directory")
         require(entry.weight > 0, f"data.mix[{i}].weight", f"must be > 0, got {entry.weight}")

@@ -1,4 +1,4 @@
-"""``python -m train.evaluate checkpoint=RUN_DIR [data.path=DIR data.split=val | text_file=FILE]``
+"""``python -m train.evaluate checkpoint=RUN_DIR|HF_DIR [data.path=DIR data.split=val | text_file=FILE]``
 
 Held-out loss, perplexity and bits per byte, printed as one JSON object on stdout (and written to
 ``out`` when set). Two sources:
@@ -38,7 +38,7 @@ class EvalDataConfig:
 
 @dataclass
 class EvaluateConfig:
-    checkpoint: str = MISSING  # a run dir (newest complete checkpoint) or run_dir/checkpoints/step_N
+    checkpoint: str = MISSING  # a run dir (newest complete checkpoint), run_dir/checkpoints/step_N, or an HF folder
     data: EvalDataConfig = field(default_factory=EvalDataConfig)
     text_file: str | None = MISSING  # evaluate this UTF-8 file instead of shards
     tokenizer: str | None = MISSING  # None = the run's tokenizer (from its data manifest)
@@ -158,15 +158,31 @@ def training_seq_len(run_cfg: DictConfig) -> int:
     return load_manifest(first_data_path(run_cfg)).seq_len
 
 
+def default_seq_len(loaded, data_path: str | None) -> int:
+    """The run's training seq_len; an HF folder records none, so the data's (a text file needs seq_len=N)."""
+    from openpretrain.manifest import load_manifest
+
+    if loaded.checkpoint is not None:
+        return training_seq_len(loaded.cfg)
+    if data_path is None:
+        raise ConfigError("seq_len", f"{loaded.path} is a Hugging Face folder, which records no training length: "
+                          "pass seq_len=N")
+    return load_manifest(data_path).seq_len
+
+
 def evaluate(cfg: EvaluateConfig) -> dict:
     from train.load import first_data_path, load_run
 
     loaded = load_run(cfg.checkpoint, cfg.tokenizer)
-    seq_len = cfg.seq_len or min(training_seq_len(loaded.cfg), loaded.args.max_seq_len)
+    data_path = None if cfg.text_file is not None else cfg.data.path or first_data_path(loaded.cfg)
+    if cfg.text_file is None and data_path is None:
+        raise ConfigError("data.path", f"{loaded.path} is a Hugging Face folder, which names no data: pass "
+                          "data.path=DIR or text_file=FILE")
+    seq_len = cfg.seq_len or min(default_seq_len(loaded, data_path), loaded.args.max_seq_len)
     require(seq_len <= loaded.args.max_seq_len, "seq_len",
             f"{seq_len} exceeds the model's max_seq_len={loaded.args.max_seq_len}")
     totals = Totals()
-    result: dict = {"checkpoint": loaded.checkpoint.path, "step": loaded.checkpoint.ref.step, "seq_len": seq_len}
+    result: dict = {"checkpoint": loaded.path, "step": loaded.step, "seq_len": seq_len}
     if cfg.text_file is not None:
         with open(cfg.text_file, encoding="utf-8") as fh:
             text = fh.read()
@@ -177,7 +193,6 @@ def evaluate(cfg: EvaluateConfig) -> dict:
         byte_count: float | None = len(text.encode("utf-8"))
         result.update(source="text_file", text_file=os.path.abspath(cfg.text_file), bytes=byte_count)
     else:
-        data_path = cfg.data.path or first_data_path(loaded.cfg)
         rows, manifest = shard_rows(data_path, cfg.data.split, seq_len, loaded.tokenizer.sha256)
         byte_count = None
         result.update(source="shards", data_path=os.path.abspath(data_path), split=cfg.data.split)

@@ -1,4 +1,7 @@
-"""``python -m train.export checkpoint=RUN_DIR[/checkpoints/step_N] out=DIR`` — a Hugging Face Llama folder.
+"""``python -m train.export checkpoint=RUN_DIR[/checkpoints/step_N] out=DIR`` — a Hugging Face folder.
+
+The folder is a ``LlamaForCausalLM`` (a ``Qwen2ForCausalLM`` when the model has q/k/v biases, e.g. a run
+continued from a Qwen2 model); ``model.init_from=DIR`` and every ``checkpoint=`` take it back.
 
 Writes ``config.json``, ``model.safetensors`` (or shards + index), ``generation_config.json``,
 ``tokenizer.json`` and ``tokenizer_config.json``: ``AutoModelForCausalLM.from_pretrained(DIR)`` and
@@ -80,34 +83,10 @@ def hf_name(name: str) -> str:
 
 
 def hf_config(args: ModelArgs, tok: RunTokenizer, dtype: str) -> dict:
-    theta = float(args.rope_theta)
-    return {
-        "architectures": ["LlamaForCausalLM"],
-        "model_type": "llama",
-        "vocab_size": args.vocab_size,
-        "hidden_size": args.dim,
-        "intermediate_size": args.ffn_dim,
-        "num_hidden_layers": args.n_layers,
-        "num_attention_heads": args.n_heads,
-        "num_key_value_heads": args.n_kv_heads,
-        "head_dim": args.head_dim,
-        "hidden_act": "silu",
-        "max_position_embeddings": args.max_seq_len,
-        "rms_norm_eps": args.norm_eps,
-        # transformers < 5 reads rope_theta; >= 5 reads rope_parameters. Same value, both written.
-        "rope_theta": theta,
-        "rope_parameters": {"rope_type": "default", "rope_theta": theta},
-        "tie_word_embeddings": args.tie_embeddings,
-        "attention_bias": False,
-        "attention_dropout": 0.0,
-        "mlp_bias": False,
-        "initializer_range": args.init_std,
-        "bos_token_id": tok.bos_id,
-        "eos_token_id": tok.eos_id,
-        "pad_token_id": None,
-        "use_cache": True,
-        "torch_dtype": dtype,
-    }
+    """LlamaForCausalLM, or Qwen2ForCausalLM for a model with q/k/v biases (train/hf/config.py)."""
+    from train.hf.config import to_hf_config
+
+    return to_hf_config(args, tok.bos_id, tok.eos_id, dtype)
 
 
 def generation_config(args: ModelArgs, tok: RunTokenizer) -> dict:

@@ -1,4 +1,4 @@
-"""``python -m train.generate checkpoint=RUN_DIR prompt="..." [max_new_tokens= temperature= top_k= top_p= seed=]``
+"""``python -m train.generate checkpoint=RUN_DIR|HF_DIR prompt="..." [max_new_tokens= temperature= top_k= top_p= seed=]``
 
 Samples continuations with the KV cache of ``train.model`` (the prompt is processed once, then one token
 per step). ``temperature=0`` is greedy decoding. The same seed gives the same text. Each continuation
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class GenerateConfig:
-    checkpoint: str = MISSING  # a run dir (newest complete checkpoint) or run_dir/checkpoints/step_N
+    checkpoint: str = MISSING  # a run dir (newest complete checkpoint), run_dir/checkpoints/step_N, or an HF folder
     prompt: str = MISSING
     max_new_tokens: int = MISSING
     temperature: float = MISSING  # 0 = greedy

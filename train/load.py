@@ -1,8 +1,10 @@
-"""Load a trained model and its tokenizer from a run directory or one of its checkpoints.
+"""Load a trained model and its tokenizer from a run directory, one of its checkpoints, or an HF folder.
 
-Shared by ``train.export``, ``train.generate`` and ``train.evaluate``. A checkpoint is a DeepSpeed
-checkpoint of any ZeRO stage (Contract 4); it is consolidated into one fp32 state dict with the names of
-``train.model.Transformer`` (which are Hugging Face Llama's without the ``model.`` prefix).
+Shared by ``train.export``, ``train.generate``, ``train.evaluate`` and the memorization probe. A checkpoint
+is a DeepSpeed checkpoint of any ZeRO stage (Contract 4); it is consolidated into one fp32 state dict with
+the names of ``train.model.Transformer`` (which are Hugging Face Llama's without the ``model.`` prefix).
+``load_run`` also takes a Hugging Face model folder (our export, or a supported Llama / Mistral / Qwen2
+model: train/hf/), with the folder's own tokenizer.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from tokenizers import Tokenizer
 
 from openpretrain.errors import UserError
+from openpretrain.hf_folder import folder_tokenizer, special_id
 from openpretrain.manifest import TOKENIZER_NAME, TokenizerInfo, file_sha256, load_manifest
 from train import checkpoint as ckpt
 from train.model import ModelArgs, Transformer
@@ -130,6 +133,8 @@ def model_args(cp: Checkpoint, tokenizer: RunTokenizer) -> ModelArgs:
     recorded = cp.state.get("model_args")
     args = ModelArgs(**recorded) if isinstance(recorded, dict) else model_args_from_config(cp.cfg.model,
                                                                                            tokenizer.vocab_size)
+    if cp.cfg.model.get("init_from") and isinstance(recorded, dict):
+        expected_vocab = args.vocab_size  # an init model's embedding rows come from its folder, not our padding
     if tokenizer.vocab_size > args.vocab_size or expected_vocab != args.vocab_size:
         raise UserError(
             f"tokenizer {tokenizer.path} has {tokenizer.vocab_size} tokens (padded to a multiple of {pad_to}: "
@@ -224,9 +229,10 @@ def run_tokenizer(cp: Checkpoint, override: str | None = None) -> RunTokenizer:
 
 @dataclass
 class LoadedRun:
-    checkpoint: Checkpoint
+    checkpoint: Checkpoint | None  # None for a Hugging Face folder
     model: Transformer
     tokenizer: RunTokenizer
+    hf_folder: str | None = None
 
     @property
     def args(self) -> ModelArgs:
@@ -234,11 +240,24 @@ class LoadedRun:
 
     @property
     def cfg(self) -> DictConfig:
-        return self.checkpoint.cfg
+        """The run's training config; empty for an HF folder (it records none)."""
+        return self.checkpoint.cfg if self.checkpoint else OmegaConf.create({})
+
+    @property
+    def path(self) -> str:
+        return self.checkpoint.path if self.checkpoint else self.hf_folder
+
+    @property
+    def step(self) -> int | None:
+        return self.checkpoint.ref.step if self.checkpoint else None
 
 
 def load_run(checkpoint: str, tokenizer: str | None = None) -> LoadedRun:
-    """Resolve, consolidate and load a checkpoint into an fp32 ``Transformer`` in eval mode."""
+    """Resolve, consolidate and load a checkpoint (or an HF folder) into an fp32 ``Transformer`` in eval mode."""
+    from train.hf.pretrained import is_hf_folder
+
+    if os.path.isdir(checkpoint) and is_hf_folder(checkpoint):
+        return load_hf_folder(checkpoint, tokenizer)
     cp = open_checkpoint(checkpoint)
     tok = run_tokenizer(cp, tokenizer)
     args = model_args(cp, tok)
@@ -248,3 +267,35 @@ def load_run(checkpoint: str, tokenizer: str | None = None) -> LoadedRun:
     model = Transformer(args)
     model.load_state_dict(state)
     return LoadedRun(checkpoint=cp, model=model.eval(), tokenizer=tok)
+
+
+def hf_tokenizer(folder: str, override: str | None = None) -> RunTokenizer:
+    """The folder's tokenizer.json (or ``override``) with the folder's EOS / BOS ids."""
+    path = override or folder_tokenizer(folder)
+    if path is None:
+        raise UserError(f"checkpoint: {folder} has no tokenizer.json; pass tokenizer=/path/to/tokenizer.json")
+    path = os.path.join(path, TOKENIZER_NAME) if os.path.isdir(path) else path
+    if not os.path.isfile(path):
+        raise UserError(f"tokenizer: file not found: {path}")
+    try:
+        tok = Tokenizer.from_file(path)
+    except Exception as exc:  # noqa: BLE001 - tokenizers raises a bare Exception on bad JSON
+        raise UserError(f"tokenizer: cannot load {path}: {exc}") from exc
+    eos = special_id(folder, tok, "eos")
+    if eos is None:
+        raise UserError(f"checkpoint: {folder} names no EOS token id (generation_config.json, config.json, "
+                        "tokenizer_config.json)")
+    return RunTokenizer(path=path, tokenizer=tok, eos_id=eos, bos_id=special_id(folder, tok, "bos"),
+                        sha256=file_sha256(path))
+
+
+def load_hf_folder(folder: str, tokenizer: str | None = None) -> LoadedRun:
+    from train.hf.pretrained import load_pretrained
+
+    folder = os.path.abspath(folder)
+    tok = hf_tokenizer(folder, tokenizer)
+    model = load_pretrained(folder)
+    if tok.vocab_size > model.args.vocab_size:
+        raise UserError(f"tokenizer {tok.path} has {tok.vocab_size} tokens but the model in {folder} has "
+                        f"{model.args.vocab_size} embedding rows: it is not this model's tokenizer")
+    return LoadedRun(checkpoint=None, model=model.eval(), tokenizer=tok, hf_folder=folder)

@@ -25,6 +25,7 @@ from train.data import IGNORE_INDEX, Batch, DataInfo, build_train_data, build_va
 from train.engine import DistEnv, batch_sizes, build_engine, init_distributed
 from train.generations import COLUMNS as GENERATION_COLUMNS
 from train.generations import GenerationProbe, training_tokenizer
+from train.hf.pretrained import load_init_weights
 from train.metrics import MetricsLog, Throughput, memory_gb, new_run_id, peak_flops_per_device
 from train.model_setup import build_model, checked_model_args
 from train.perf import model_flops_per_token
@@ -54,12 +55,17 @@ class Trainer:
     # -- setup ------------------------------------------------------------------------------------------
     def setup(self) -> None:
         cfg, env = self.cfg, self.env
-        self.model_args = checked_model_args(cfg.model, self.info.vocab_size, self.info.seq_len)
+        self.model_args = checked_model_args(cfg.model, self.info.vocab_size, self.info.seq_len,
+                                             self.info.tokenizer_path)
         plan = self.checkpoints.plan_resume(self.model_args)  # a damaged or foreign checkpoint fails here
+        self.resumed = plan is not None
         if env.is_main:  # only now: a refused config must not overwrite the run's config.yaml
             prepare_run_dir(self.run_dir, self.config, self.info)
         seed_everything(cfg.seed)
         model = build_model(self.model_args, cfg.perf)
+        # Continued pretraining: step 0 holds the HF weights, in the module before DeepSpeed partitions it
+        # (any ZeRO stage); optimizer and data start fresh. Once a checkpoint exists it is the resume point.
+        init_folder = load_init_weights(model, cfg.model.init_from) if cfg.model.init_from and not plan else None
         self.n_params = sum(p.numel() for p in model.parameters())
         flops_per_token = model_flops_per_token(model, self.info.seq_len)
         self.engine = build_engine(model, cfg, env, load_universal=plan is not None and plan.universal)
@@ -79,6 +85,8 @@ class Trainer:
         self.metrics.use_datasets([cfg.data.path] if cfg.data.path else [m.path for m in cfg.data.mix])
         tokenizer = training_tokenizer(self.info.tokenizer_path, self.info.manifests[0].tokenizer)
         self.generations = GenerationProbe(cfg.generations, tokenizer, self.run_dir, env.is_main, self.state.step)
+        if init_folder:
+            self.metrics.event("init_from", 0, f"step 0 starts from the weights of {init_folder}", folder=init_folder)
         if not self.val_batches and cfg.eval_batches:  # a small corpus can leave the val split empty
             self.metrics.event("no_val", self.state.step, "no val samples in the data: val_loss/val_bpb will not be "
                                "logged (prepare more documents or raise data_prep's val_fraction)")
@@ -96,6 +104,8 @@ class Trainer:
     # -- the loop ---------------------------------------------------------------------------------------
     def train(self) -> None:
         cfg = self.cfg
+        if cfg.max_steps == 0 and not self.resumed:
+            self.save()  # step_0: the initial weights (with model.init_from, the HF model) as a checkpoint
         while self.state.step < cfg.max_steps:
             loss, stop, step_time = self._train_step()
             self.state.step += 1

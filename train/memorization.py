@@ -147,3 +147,9 @@ def sample_positions(samples_seen: int, num_sequences: int, seed: int) -> list[i
     take = min(samples_seen, num_sequences)
     chosen = np.random.default_rng(seed).choice(samples_seen, size=take, replace=False)
     return sorted(int(i) for i in chosen)
+
+
+if __name__ == "__main__":  # python -m train.memorization: the CLI lives in train.memorization_cli
+    from train.memorization_cli import main
+
+    main()

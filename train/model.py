@@ -30,6 +30,7 @@ class ModelArgs:
     norm_eps: float = 1e-5
     tie_embeddings: bool = False
     init_std: float = 0.02
+    qkv_bias: bool = False  # biases on the q/k/v projections (Qwen2's shape); Llama and Mistral have none
 
     @property
     def head_dim(self) -> int:
@@ -77,9 +78,9 @@ class Attention(nn.Module):
     def __init__(self, args: ModelArgs) -> None:
         super().__init__()
         self.n_heads, self.n_kv_heads, self.head_dim = args.n_heads, args.n_kv_heads, args.head_dim
-        self.q_proj = nn.Linear(args.dim, args.n_heads * self.head_dim, bias=False)
-        self.k_proj = nn.Linear(args.dim, args.n_kv_heads * self.head_dim, bias=False)
-        self.v_proj = nn.Linear(args.dim, args.n_kv_heads * self.head_dim, bias=False)
+        self.q_proj = nn.Linear(args.dim, args.n_heads * self.head_dim, bias=args.qkv_bias)
+        self.k_proj = nn.Linear(args.dim, args.n_kv_heads * self.head_dim, bias=args.qkv_bias)
+        self.v_proj = nn.Linear(args.dim, args.n_kv_heads * self.head_dim, bias=args.qkv_bias)
         self.o_proj = nn.Linear(args.n_heads * self.head_dim, args.dim, bias=False)
 
     def forward(
@@ -195,6 +196,8 @@ class Transformer(nn.Module):
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, (nn.Linear, nn.Embedding)):
             nn.init.normal_(module.weight, mean=0.0, std=self.args.init_std)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
 
     def hidden_states(
         self, tokens: torch.Tensor, kv_caches: list[KVCache] | None = None

@@ -27,9 +27,12 @@ class RejectLog:
     text_chars: int
     items: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, doc_id: str, reason: str, source: str | None, text: str | None) -> None:
-        self.items.append({"id": doc_id, "reason": reason, "source": source,
-                           "text": None if text is None else text[: self.text_chars]})
+    def add(self, doc_id: str, reason: str, source: str | None, text: str | None, detail: str | None = None) -> None:
+        item = {"id": doc_id, "reason": reason, "source": source,
+                "text": None if text is None else text[: self.text_chars]}
+        if detail:
+            item["detail"] = detail  # what the stage matched (e.g. the bad words), for auditing its lists
+        self.items.append(item)
 
 
 class RecordingStage(Stage):
@@ -47,7 +50,7 @@ class RecordingStage(Stage):
         text = doc.text  # before the stage rewrites it
         result = self.stage.process(doc, stats)
         if isinstance(result, str):
-            self.log.add(doc.id, f"{self.name}/{result}", doc.source, text)
+            self.log.add(doc.id, f"{self.name}/{result}", doc.source, text, getattr(self.stage, "reject_detail", None))
         return result
 
 

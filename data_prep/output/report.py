@@ -58,6 +58,27 @@ def _barh(values: Mapping[str, float], title: str, xlabel: str, out_dir: str, na
     return _save(fig, out_dir, name)
 
 
+def _bias_plot(bias: Mapping[str, Mapping[str, Mapping[str, float]]], out_dir: str) -> str | None:
+    """Bars per language/group: mentions in rejected text / all mentions, against a tick for the share of
+    all the language's words that was rejected (a bar well past its tick: that group's text is removed
+    more than text overall); annotated with the kept mentions per 10k words."""
+    rows = [(f"{lang}/{group}", row) for lang, groups in sorted(bias.items()) for group, row in sorted(groups.items())]
+    if not rows:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(FIGURE_SIZE[0], max(2.2, 0.35 * len(rows) + 1.6)))
+    ax.barh([name for name, _ in rows], [row["rejected_share"] for _, row in rows], label="group's mentions")
+    ax.scatter([row.get("words_rejected_share", 0.0) for _, row in rows], range(len(rows)), marker="|", s=400,
+               color="black", label="all words of the language", zorder=3)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=2, frameon=False)
+    for i, (_, row) in enumerate(rows):
+        ax.annotate(f" kept {row['kept']} ({row['per_10k_words_kept']:.1f}/10k words)",
+                    (row["rejected_share"], i), va="center", fontsize=7)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of mentions in rejected text")
+    return _save(fig, out_dir, "bias")
+
+
 def _share(counts: Mapping[str, int]) -> dict[str, float]:
     total = sum(counts.values())
     return {k: v / total for k, v in counts.items()} if total else {}
@@ -79,6 +100,8 @@ def write_report(manifest: Manifest, out_dir: str) -> str:
         ("Token share per source", _barh(_share(prov["tokens_by_source"]), "token share", "share", out_dir, "tokens_by_source")),
         ("Token share per licence", _barh(_share(prov["tokens_by_license"]), "token share", "share", out_dir, "tokens_by_license")),
         ("PII replaced, by type", _barh(pii, "PII matches", "matches", out_dir, "pii")),
+        ("Representation: share of each term group's mentions that the stages removed",
+         _bias_plot(stats.get("bias", {}), out_dir)),
     ]
     summary = {
         "documents in": stats["docs_in"],
@@ -87,8 +110,18 @@ def write_report(manifest: Manifest, out_dir: str) -> str:
         "tokens written": stats.get("tokens_written", 0),
         "train / val samples": f"{stats['samples']['train']} / {stats['samples']['val']}",
         "bytes per token": f"{manifest.bytes_per_token:.3f}" if manifest.bytes_per_token else "n/a",
-        "synthetic token share": f"{prov.get('synthetic_token_share', 0.0):.3%}",
+        "synthetic token share": f"{prov.get('synthetic_token_share', 0.0):.3%}"
+                                 f" ({prov.get('synthetic_tokens', 0)} tokens)",
+        "synthetic document share": f"{prov.get('synthetic_doc_share', 0.0):.3%} ({prov.get('synthetic_docs', 0)} docs)",
     }
+    generator = prov.get("generator")
+    if generator:
+        summary["generator"] = (f"{generator['checkpoint']} (step {generator['step']}, weights "
+                                f"{generator['weights_hash']}, loop round {generator['loop_round']})")
+        summary["sampling"] = ", ".join(f"{k}={v}" for k, v in sorted(generator["sampling"].items()))
+    for name in ("discriminator", "ppl", "dedup_real"):
+        if name in stats:
+            summary[f"stage {name}"] = ", ".join(f"{k}={v}" for k, v in sorted(stats[name].items()))
     sections = [f"<h2>{html.escape(title)}</h2><img src='{rel}'>" for title, rel in figures if rel]
     sections.append("<h2>Rejections</h2>" + _table(stats["rejected"], ("stage/reason", "documents")))
     sections.append("<h2>Counters</h2>" + _table(stats.get("counters", {}), ("counter", "value")))

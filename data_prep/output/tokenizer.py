@@ -1,4 +1,8 @@
-"""The tokenizer: train a byte-level BPE on the corpus, or load a tokenizer.json / Hugging Face name.
+"""The tokenizer: train a byte-level BPE on the corpus, or load a tokenizer.json / a Hugging Face model's.
+
+``kind=hf path=HF_DIR`` takes a model folder's own ``tokenizer.json`` (copied byte for byte, so its
+sha256 is the folder's and continued pretraining can be checked against ``model.init_from``); the EOS
+token defaults to the model's own.
 
 Whatever the kind, the exact tokenizer used is written to ``OUT/tokenizer.json`` (training and generation
 load that file) and its sha256 goes into the manifest. Every task calls ``prepare_tokenizer`` (on several
@@ -10,16 +14,18 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 from collections.abc import Iterable, Iterator
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
 from data_prep.config import PrepConfig, TokenizerConfig, TokenizerKind
 from data_prep.document import Stats
-from data_prep.sources import build_source, to_documents
-from data_prep.stages import build_doc_stages
+from data_prep.sources import build_source
+from data_prep.stages import build_doc_stages, documents
 from data_prep.stages.base import run_stages, setup_stages
 from openpretrain.errors import UserError
+from openpretrain.hf_folder import TOKENIZER_FILE, load_tokenizer_file, special_token
 from openpretrain.manifest import TOKENIZER_NAME, TokenizerInfo, file_sha256
 
 
@@ -41,8 +47,19 @@ def train_bpe(texts: Iterable[str], cfg: TokenizerConfig) -> Tokenizer:
     return tok
 
 
+def hf_tokenizer_file(cfg: TokenizerConfig) -> str:
+    """kind=hf path=...: the model folder's tokenizer.json (or the path itself when it names the file)."""
+    path = os.path.join(cfg.path, TOKENIZER_FILE) if os.path.isdir(cfg.path or "") else cfg.path or ""
+    if not os.path.isfile(path):
+        raise UserError(f"tokenizer.path: {cfg.path} holds no {TOKENIZER_FILE} (kind=hf needs a model folder "
+                        "with a fast tokenizer, or the tokenizer.json itself)")
+    return path
+
+
 def load_tokenizer(cfg: TokenizerConfig) -> Tokenizer:
     """kind=file or kind=hf; a missing file or unknown name is a one-line ``UserError``."""
+    if cfg.kind == TokenizerKind.hf and cfg.path:
+        return load_tokenizer_file(hf_tokenizer_file(cfg))
     if cfg.kind == TokenizerKind.file:
         if not os.path.isfile(cfg.path or ""):
             raise UserError(f"tokenizer.path: file not found: {cfg.path}")
@@ -74,13 +91,43 @@ def save_tokenizer(tok: Tokenizer, out_dir: str) -> str:
     return path
 
 
+def copy_tokenizer(source: str, out_dir: str) -> str:
+    """Copy a tokenizer.json byte for byte into ``OUT/tokenizer.json`` (atomically); return its path."""
+    path = os.path.join(out_dir, TOKENIZER_NAME)
+    tmp = f"{path}.tmp{os.getpid()}"
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def eos_token(tok: Tokenizer, cfg: TokenizerConfig) -> str:
+    """``tokenizer.eos_token``, or with kind=hf and none given, the model folder's own EOS token."""
+    if cfg.eos_token:
+        return cfg.eos_token
+    folder = cfg.path if cfg.path and os.path.isdir(cfg.path) else None
+    token = special_token(folder, tok, "eos") if folder else None
+    if token is None:
+        raise UserError(f"tokenizer.eos_token: {cfg.path or cfg.name} names no EOS token "
+                        "(generation_config.json, config.json, tokenizer_config.json); set tokenizer.eos_token=...")
+    return token
+
+
+def tokenizer_origin(cfg: TokenizerConfig) -> str:
+    if cfg.kind == TokenizerKind.train_bpe:
+        return "trained"
+    if cfg.kind == TokenizerKind.file:
+        return os.path.abspath(cfg.path)
+    return "hf:" + (os.path.abspath(cfg.path) if cfg.path else cfg.name)
+
+
 def tokenizer_info(tok: Tokenizer, cfg: TokenizerConfig, path: str) -> TokenizerInfo:
     return TokenizerInfo(
         file=TOKENIZER_NAME,
         vocab_size=tok.get_vocab_size(with_added_tokens=True),
-        eos_id=special_id(tok, cfg.eos_token, "tokenizer.eos_token"),
+        eos_id=special_id(tok, eos_token(tok, cfg), "tokenizer.eos_token"),
         bos_id=special_id(tok, cfg.bos_token, "tokenizer.bos_token"),
         sha256=file_sha256(path),
+        origin=tokenizer_origin(cfg),
     )
 
 
@@ -92,7 +139,7 @@ def training_texts(cfg: PrepConfig, stats: Stats | None = None) -> Iterator[str]
     if cfg.max_docs is not None:
         records = itertools.islice(records, cfg.max_docs)
     stages = setup_stages(build_doc_stages(cfg))
-    docs = run_stages(to_documents(records, cfg.source, stats), stages, stats)
+    docs = run_stages(documents(records, cfg, stats), stages, stats)
     for doc in itertools.islice(docs, cfg.tokenizer.train_docs):
         yield doc.text
 
@@ -122,6 +169,10 @@ def prepare_tokenizer(cfg: PrepConfig, out_dir: str) -> tuple[Tokenizer, str, To
         if not seen[0]:
             raise UserError(_nothing_passed_message(stats, cfg.source.text_field))
         path = save_tokenizer(tok, out_dir)
+    elif cfg.tokenizer.kind == TokenizerKind.hf and cfg.tokenizer.path:
+        load_tokenizer(cfg.tokenizer)  # a broken file fails here, in one line
+        path = copy_tokenizer(hf_tokenizer_file(cfg.tokenizer), out_dir)
+        tok = Tokenizer.from_file(path)
     else:
         path = save_tokenizer(load_tokenizer(cfg.tokenizer), out_dir)
         tok = Tokenizer.from_file(path)

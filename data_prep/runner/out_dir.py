@@ -22,7 +22,7 @@ EXECUTION_KEYS = ("out_dir", "task_id", "step", "num_workers", "chunk_docs", "pr
                   "keep_intermediate", "checkpoint_every_s", "overwrite", "logger")
 # What a run writes directly under out_dir (manifest, tokenizer, shards, rejects, report, work dir).
 OUTPUT_NAMES = ("manifest.json", "tokenizer.json", "train", "val", "rejects", "report.html", "report",
-                WORK_DIR_NAME)
+                "generated", WORK_DIR_NAME)
 
 
 def open_out_dir(out_dir: str, resolved: dict[str, Any], overwrite: bool, argv: list[str]) -> str:

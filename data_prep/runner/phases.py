@@ -24,6 +24,7 @@ from data_prep.config import PrepConfig, Step
 from data_prep.output.manifest import merge_tasks
 from data_prep.output.tokenizer import prepare_tokenizer
 from data_prep.runner.out_dir import open_out_dir
+from data_prep.runner.prepare import prepare_run
 from data_prep.runner.steps import (
     dedup_done,
     load_task_results,
@@ -69,6 +70,7 @@ def _run(cfg: PrepConfig, raw_cfg: DictConfig, argv: list[str]) -> Manifest | No
         _dedup(cfg, work_dir)
         return None
     ctx = _context(cfg, out_dir, work_dir)
+    prepare_run(cfg, out_dir, work_dir)  # run-wide inputs (generated text, stage calibration, canaries), once
     if two_pass and cfg.step in (Step.all, Step.filter):
         _run_phase("filter", task_ids, cfg, lambda t, bar: run_filter_task(cfg, ctx, t, bar))
         if cfg.step == Step.filter or (cfg.task_id is not None and not dedup_done(work_dir)):
@@ -110,7 +112,7 @@ def _dedup(cfg: PrepConfig, work_dir: str) -> None:
 
 
 def _finish(cfg: PrepConfig, out_dir: str, work_dir: str, resolved: dict[str, Any]) -> Manifest:
-    manifest = merge_tasks(cfg, out_dir, load_task_results(work_dir, cfg.num_tasks), resolved)
+    manifest = merge_tasks(cfg, out_dir, load_task_results(work_dir, cfg.num_tasks), resolved, work_dir)
     if cfg.report:
         from data_prep.output.report import write_report
 

@@ -9,6 +9,9 @@ from typing import Any
 from data_prep.config import PrepConfig
 from data_prep.document import Stats
 from data_prep.output.accounting import Provenance
+from data_prep.output.canary_insert import COUNTER as CANARY_COUNTER
+from data_prep.output.canary_insert import CanaryInserter
+from data_prep.output.encode import ProcessedDoc
 from data_prep.output.packing import Packer
 from data_prep.output.shards import ShardWriter
 from data_prep.runner.task import SHARDS_PER_TASK, TaskContext
@@ -30,6 +33,7 @@ class PackState:
         self.packers = {s: Packer(cfg.seq_len, ctx.token_dtype) for s in SPLITS}
         first = task_id * SHARDS_PER_TASK
         self.writers = {s: ShardWriter(ctx.out_dir, s, first, cfg.samples_per_shard) for s in SPLITS}
+        self.canaries = CanaryInserter(cfg, ctx.tokenizer_path, ctx.eos_id, ctx.token_dtype, task_id)
 
     def unit(self, index: int, chunk: list) -> list:
         return chunk
@@ -40,6 +44,7 @@ class PackState:
             "source_state": self.source_state, "consumed": self.consumed, "units_done": self.units_done,
             "packers": {s: p.state() for s, p in self.packers.items()},
             "writers": {s: w.state() for s, w in self.writers.items()},
+            "canaries": self.canaries.state(),
         }, protocol=pickle.HIGHEST_PROTOCOL)
 
     def load(self, payload: bytes) -> None:
@@ -51,6 +56,8 @@ class PackState:
         for split in SPLITS:
             self.packers[split].load_state(data["packers"][split])
             self.writers[split].load_state(data["writers"][split])
+        if "canaries" in data:
+            self.canaries.load_state(data["canaries"])
 
     def absorb(self, result: ChunkResult) -> bool:
         """Pack one processed chunk in order; True (checkpoint now) when it completed at least one shard."""
@@ -58,15 +65,29 @@ class PackState:
         self.provenance.lengths_in.update(result.lengths_in)
         wrote = False
         for doc in result.docs:
-            self.stats.docs_written += 1
-            self.provenance.add_written(doc.source, doc.license, doc.synthetic, doc.n_bytes, doc.chars,
-                                        len(doc.tokens))
-            for tokens, meta in self.packers[doc.split].add(doc.tokens, doc.id, doc.source):
-                wrote |= self.writers[doc.split].add(tokens, meta)
+            wrote |= self._pack(doc)
+            for canary in self.canaries.after_document():
+                wrote |= self._plant(canary)
         return wrote
+
+    def _pack(self, doc: ProcessedDoc) -> bool:
+        self.stats.docs_written += 1
+        self.provenance.add_written(doc.source, doc.license, doc.synthetic, doc.n_bytes, doc.chars, len(doc.tokens))
+        wrote = False
+        for tokens, meta in self.packers[doc.split].add(doc.tokens, doc.id, doc.source):
+            wrote |= self.writers[doc.split].add(tokens, meta)
+        return wrote
+
+    def _plant(self, canary: ProcessedDoc) -> bool:
+        """A canary copy enters the books like an input document (docs_in == written + rejected holds)."""
+        self.stats.docs_in += 1
+        self.stats.count(CANARY_COUNTER)
+        return self._pack(canary)
 
     def finish(self, task_id: int) -> dict[str, Any]:
         """Write the last partial shards; the incomplete last sample of each split is dropped (counted)."""
+        for canary in self.canaries.remaining():
+            self._plant(canary)
         for split in SPLITS:
             self.stats.count(f"{PACK_STAGE}/tail_tokens_dropped_{split}", self.packers[split].pending_tokens)
             self.writers[split].flush()

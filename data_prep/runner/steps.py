@@ -56,7 +56,7 @@ class _Step:
     def _source_share(self) -> dict[str, Any]:
         """This task's share of the configured source (the first phase of every run reads it)."""
         cfg = self.cfg
-        return {"source": build_source(cfg.source, self.task_id, cfg.num_tasks),
+        return {"source": build_source(cfg.source, self.task_id, cfg.num_tasks, os.path.abspath(cfg.out_dir)),
                 "limit": task_limit(cfg.max_docs, self.task_id, cfg.num_tasks)}
 
 

@@ -20,7 +20,7 @@ from data_prep.document import Document, Stats
 from data_prep.output.encode import ProcessedDoc, Tokenize
 from data_prep.output.rejects import RecordingStage, RejectLog
 from data_prep.sources import RawRecord
-from data_prep.stages import build_doc_stages, filter_records
+from data_prep.stages import bias_observer, build_doc_stages, filter_records, pipeline_language
 from data_prep.stages.base import run_stages, setup_stages
 from data_prep.stages.dedup_signature import SIGNATURE_SUFFIX, SignatureWriter
 
@@ -81,7 +81,8 @@ class FilterProcessor:
         stats, lengths_in, log = Stats(), Counter(), new_reject_log(self.cfg)
         docs = filter_records(records, self.cfg, self.stages, stats, lengths_in, log)
         stem = part_stem(self.folder, index)
-        with SignatureWriter(stem + SIGNATURE_SUFFIX, self.cfg.pipeline.dedup) as signatures:
+        spaced = pipeline_language(self.cfg.pipeline).spaced
+        with SignatureWriter(stem + SIGNATURE_SUFFIX, self.cfg.pipeline.dedup, spaced) as signatures:
             for doc in docs:
                 signatures.add(doc)
         write_part(stem + PART_SUFFIX, docs)  # last: a part implies its signatures exist
@@ -99,5 +100,5 @@ class DedupAndTokenize:
     def __call__(self, docs: list[Document]) -> ChunkResult:
         stats, log = Stats(), new_reject_log(self.cfg)
         stage = self.dedup if log is None else RecordingStage(self.dedup, log)
-        kept = list(run_stages(docs, [stage], stats))
+        kept = list(run_stages(docs, [stage], stats, bias_observer(self.cfg.pipeline, stats, after_dedup=True)))
         return ChunkResult(self.tokenize(kept), stats, rejects=log.items if log else [])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 SOURCE_STAGE = "source"  # prefix of the rejection counters of unreadable input
@@ -17,6 +17,7 @@ class RawRecord:
     text: str | bytes | None = None  # bytes when the input was not valid UTF-8
     url: str | None = None
     error: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)  # provenance (e.g. WARC date / record id, txt part)
 
 
 class Source(Protocol):

@@ -60,7 +60,8 @@ class HFSource:
         self.cfg = cfg
         self.task_id = task_id
         self.num_tasks = num_tasks
-        self.fields = FieldSpec(cfg.name, cfg.text_field, cfg.id_field, cfg.url_field)
+        self.fields = FieldSpec(cfg.name, cfg.text_field, cfg.id_field, cfg.url_field,
+                                html=cfg.text_format == "html")
         self._open_dataset = open_dataset or self._load
         self._sleep = sleep
         self._consumed = 0

@@ -1,4 +1,4 @@
-"""``local``: jsonl, jsonl.gz, parquet and txt files or globs.
+"""``local``: jsonl, jsonl.gz, parquet, txt and WARC / WET files or globs.
 
 Broken input never crashes a run: an undecodable line, a line that is not JSON, a record without the text
 field or a truncated .gz each become a ``RawRecord`` with an ``error`` (counted as ``source/<error>``).
@@ -10,11 +10,15 @@ import glob
 import gzip
 import json
 import os
+import re
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from data_prep.sources.base import RawRecord
+from data_prep.sources.html_text import extract_main_text
+from data_prep.sources.warc import is_warc, iter_warc
 from openpretrain.errors import UserError
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -23,6 +27,15 @@ PARQUET_SUFFIX = ".parquet"
 TEXT_SUFFIX = ".txt"
 PARQUET_BATCH_ROWS = 1024
 _GLOB_CHARS = frozenset("*?[")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How formats without fields are cut into records."""
+
+    txt_mode: str = "file"  # file: one document per file | paragraphs: blank-line separated | lines
+    max_record_bytes: int = 10_000_000  # WARC payloads above this are rejected unread
 
 
 def expand_paths(patterns: list[str], key: str, what: str = "file") -> list[str]:
@@ -47,11 +60,14 @@ def resolve_paths(patterns: list[str]) -> list[str]:
     files = expand_paths(patterns, "source.paths")
     for path in files:
         if file_format(path) is None:
-            raise UserError(f"source.paths: unsupported file type {path!r} (use .jsonl, .jsonl.gz, .parquet, .txt)")
+            raise UserError(f"source.paths: unsupported file type {path!r} "
+                            "(use .jsonl, .jsonl.gz, .parquet, .txt, .warc, .warc.gz, .warc.wet.gz)")
     return files
 
 
 def file_format(path: str) -> str | None:
+    if is_warc(path):
+        return "warc"
     base = path[: -len(GZIP_SUFFIX)] if path.endswith(GZIP_SUFFIX) else path
     if base.endswith(JSONL_SUFFIXES):
         return "jsonl"
@@ -63,13 +79,16 @@ def file_format(path: str) -> str | None:
 
 
 class FieldSpec:
-    """Which record fields hold the text, the upstream id and the URL."""
+    """Which record fields hold the text, the upstream id and the URL; ``html``: the text field holds an
+    HTML page, reduced to its main text (``html_text.extract_main_text``) — a dataset of raw pages."""
 
-    def __init__(self, source_name: str, text_field: str, id_field: str | None, url_field: str | None):
+    def __init__(self, source_name: str, text_field: str, id_field: str | None, url_field: str | None,
+                 html: bool = False):
         self.source_name = source_name
         self.text_field = text_field
         self.id_field = id_field
         self.url_field = url_field
+        self.html = html
 
     def record(self, row: Any, fallback_id: str) -> RawRecord:
         if not isinstance(row, dict):
@@ -82,6 +101,10 @@ class FieldSpec:
             return RawRecord(id=rid, url=url, error="missing_text")
         if not isinstance(text, str):
             return RawRecord(id=rid, url=url, error="text_not_string")
+        if self.html:
+            text = extract_main_text(text)
+            if not text:
+                return RawRecord(id=rid, url=url, error="no_text")
         return RawRecord(id=rid, text=text, url=url if isinstance(url, str) else None)
 
 
@@ -116,8 +139,8 @@ def _jsonl_record(raw: bytes, fields: FieldSpec, rid: str) -> RawRecord:
     return fields.record(row, rid)
 
 
-def iter_txt(path: str, fields: FieldSpec) -> Iterator[RawRecord]:
-    """A .txt file is one document."""
+def iter_txt(path: str, fields: FieldSpec, mode: str = "file") -> Iterator[RawRecord]:
+    """A .txt file as one document, one per paragraph (blank-line separated) or one per non-blank line."""
     rid = f"{fields.source_name}/{path}"
     try:
         with _open_binary(path) as fh:
@@ -126,9 +149,16 @@ def iter_txt(path: str, fields: FieldSpec) -> Iterator[RawRecord]:
         yield RawRecord(id=rid, error="unreadable_file")
         return
     try:
-        yield RawRecord(id=rid, text=raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         yield RawRecord(id=rid, error="invalid_utf8")
+        return
+    if mode == "file":
+        yield RawRecord(id=rid, text=text)
+        return
+    pieces = _PARAGRAPH_BREAK.split(text) if mode == "paragraphs" else text.split("\n")
+    for number, piece in enumerate(p for p in pieces if p.strip()):
+        yield RawRecord(id=f"{rid}#{mode[0]}{number}", text=piece)
 
 
 def iter_parquet(path: str, fields: FieldSpec) -> Iterator[RawRecord]:
@@ -153,6 +183,12 @@ def iter_parquet(path: str, fields: FieldSpec) -> Iterator[RawRecord]:
         yield RawRecord(id=f"{prefix}{row_no}", error="unreadable_file")
 
 
-def iter_local_file(path: str, fields: FieldSpec) -> Iterator[RawRecord]:
-    readers = {"jsonl": iter_jsonl, "parquet": iter_parquet, "txt": iter_txt}
-    yield from readers[file_format(path)](path, fields)
+def iter_local_file(path: str, fields: FieldSpec, options: ReadOptions | None = None) -> Iterator[RawRecord]:
+    options = options or ReadOptions()
+    kind = file_format(path)
+    if kind == "txt":
+        yield from iter_txt(path, fields, options.txt_mode)
+    elif kind == "warc":
+        yield from iter_warc(path, fields.source_name, options.max_record_bytes)
+    else:
+        yield from {"jsonl": iter_jsonl, "parquet": iter_parquet}[kind](path, fields)

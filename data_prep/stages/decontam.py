@@ -27,6 +27,7 @@ from data_prep.document import Document, Stats
 from data_prep.sources.local import expand_paths
 from data_prep.stages.base import Stage
 from data_prep.stages.filters.config import DecontamConfig
+from data_prep.stages.filters.language import ENGLISH, Language
 from openpretrain.errors import UserError
 
 _WORD = re.compile(r"[^\W_]+")
@@ -90,13 +91,14 @@ def eval_files(patterns: list[str]) -> list[str]:
 class Decontaminator(Stage):
     name = "decontam"
 
-    def __init__(self, cfg: DecontamConfig) -> None:
+    def __init__(self, cfg: DecontamConfig, language: Language = ENGLISH) -> None:
         self.cfg = cfg
+        self.spaced = language.spaced  # Chinese: words separated by spaces before normalising
         self._cache: dict[str, int] = {}
         parts: dict[int, list[np.ndarray]] = {}  # window length -> hashes
         for path in eval_files(cfg.eval_paths):
             for text in _iter_file(path):
-                words = normalized_words(text)
+                words = normalized_words(self.spaced(text))
                 n = min(cfg.ngram, len(words))
                 if n >= cfg.min_words:
                     parts.setdefault(n, []).append(ngram_hashes(words, n, self._cache))
@@ -109,7 +111,7 @@ class Decontaminator(Stage):
             return 0
         if len(self._cache) > _MAX_WORD_CACHE:
             self._cache.clear()
-        words = normalized_words(text)
+        words = normalized_words(self.spaced(text))
         found = 0
         for n, index in self.index.items():
             hashes = ngram_hashes(words, n, self._cache)

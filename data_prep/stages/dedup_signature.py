@@ -8,7 +8,7 @@ cluster step can refuse files made with different settings.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +29,11 @@ def settings_of(cfg: DedupConfig) -> np.ndarray:
 class SignatureWriter:
     """Collects signatures of one task's documents; ``close()`` writes ``path`` (temp name + rename)."""
 
-    def __init__(self, path: str | Path, cfg: DedupConfig) -> None:
+    def __init__(self, path: str | Path, cfg: DedupConfig, spaced: Callable[[str], str] | None = None) -> None:
+        """``spaced``: the pipeline language's word separation (Chinese shingles are jieba words)."""
         self.path = Path(path)
         self.cfg = cfg
+        self.spaced = spaced
         self.hasher = MinHasher(cfg)
         self.ids: list[str] = []
         self.exact: list[tuple[int, int]] = []
@@ -44,6 +46,8 @@ class SignatureWriter:
         self.ids.append(doc.id)
         # texts with no words left after normalisation are only duplicates of the identical raw text
         self.exact.append(exact_hash(normalized or doc.text))
+        if self.cfg.near and self.spaced is not None:
+            normalized = normalize(self.spaced(doc.text))
         keys = self.hasher.keys_of(normalized) if self.cfg.near else None
         self.has_words.append(keys is not None)
         self.bands.append(self._empty_keys if keys is None else keys)

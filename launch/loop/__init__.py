@@ -1,30 +1,29 @@
-"""The self-feedback loop (``launch job=loop``): ledger, completion markers, early stop, report.
+"""The self-feedback loop (``launch job=loop``): driver, steps, ledger, markers, early stop, report, Slurm chain.
 
-Round state machine (proposal the driver and the Slurm chain follow; D = loop.dir, R = round):
+Round state machine (D = loop.dir, R = round; launch.loop.driver runs it locally, launch.loop.slurm_chain
+as one Slurm job per step):
   round 0:   train → evaluate → memorize → decide           (real data only)
-  round R≥1: generate → prep → train → evaluate → memorize → decide
-  generate  in: newest checkpoint (ledger's round R-1 "checkpoint"), real dataset (prefix prompts)
-            out: D/round_R/generated/ — data_prep source=synthetic documents (provenance: checkpoint, step,
-            weights hash, sampling params, round, prompt doc id); resumable by document index
-  prep      in: D/round_R/generated/, real dataset (dedup against it), reference checkpoint (ppl band)
-            out: D/round_R/synthetic/ — a Contract-2 dataset (pipeline=synthetic); its manifest holds
-            kept docs/tokens, rejections by stage/reason and the discriminator's held-out accuracy
-  train     in: D/run/ (one run continued; loop.train=scratch → D/round_R/run/), data.mix = real +
-            synthetic of rounds 1..R (accumulate) or R only (replace) by launch.loop.mix, capped by
-            data.max_synthetic_share (training re-checks it: train.data.synthetic_share)
-            out: checkpoint step (R+1)·S; the marker payload records its path and synthetic share
-  evaluate  in: that checkpoint, the real val split, fixed prompts + seed
-            out: D/round_R/eval.json — real_val_bpb, distinct-1/2/3, TTR, tail mass, ppl stats
-  memorize  in: that checkpoint, trained-on and val sequences, the manifest's canaries
-            out: D/round_R/memorization.json (train.memorization's JSON object + canaries)
-  decide    in: the step outputs above; writes round R into D/loop.json (replace-or-append, so a rerun
-            gives the same file), runs launch.loop.stopping, redraws D/loop_report.html, logs W&B
-            (group = loop, axis = round); sets "stopped" or moves on to round R+1
+  round R≥1: synthesize → train → evaluate → memorize → decide
+  synthesize  one data_prep run (source=synthetic + pipeline=synthetic; generation then filtering, both
+            resumable): in: the newest checkpoint (round R-1's train marker), the real dataset (dedup,
+            ppl band calibration, discriminator). out: D/round_R/synthetic/ — a Contract-2 dataset whose
+            documents are all synthetic=true with provenance (checkpoint, step, weights hash, sampling,
+            round, prompt id); its manifest holds kept docs, rejections by stage/reason and the
+            discriminator's held-out accuracy (marker payload: path, train tokens, kept, rejected, accuracy)
+  train     in: D/run/ (one run continued, max_steps = (R+1)·S; loop.train=scratch → D/round_R/run/, S
+            steps), data.mix = real (name "real") + synthetic_r1..R (accumulate) or synthetic_rR (replace,
+            with data.allow_dropped_datasets) by launch.loop.mix, capped by data.max_synthetic_share which
+            training re-checks from the manifests. out: the checkpoint at the round's step; the marker
+            records its path, the mix and its synthetic share
+  evaluate  python -m train.loop_eval: real val bpb (+ loop.eval_text_files), collapse monitor on fixed
+            prompts (the first real val samples) and seed → D/round_R/eval.json
+  memorize  python -m train.memorization on the real dataset → D/round_R/memorization.json
+  decide    in-process: writes round R into D/loop.json (replace-or-append, so a rerun gives the same
+            file), runs launch.loop.stopping, redraws D/loop_report.html, logs W&B (one run per loop,
+            group loop-<id>, axis = round); on Slurm it then submits round R+1's chain
 Markers: D/round_R/<step>.done (JSON payload), written atomically only after the step's outputs are
-complete. The driver runs the first step without a marker; every step is itself resumable (data_prep
-markers, training auto-resume, evaluation recomputed), so a kill anywhere loses at most one step's work.
-Slurm: one sbatch job per step of a round, each --dependency=afterok:<previous> (--kill-on-invalid-dep=
-yes so a failure cancels the rest); a job whose marker exists exits 0 at once. The decide job submits
-round R+1's chain (unless stopped or R+1 = loop.rounds) and exits: no driver lives on the login node.
-Rerunning the launch command resubmits from the first step without a marker.
+complete. The driver runs the first step without a marker; every step is itself resumable, so a kill
+anywhere loses at most one step's work. Slurm: every step one sbatch job, --dependency=afterok on the one
+before; a job whose marker exists exits 0 at once; rerunning the launch command resubmits from the first
+step without a marker.
 """

@@ -16,7 +16,7 @@ from typing import Any
 from openpretrain.errors import UserError
 
 LEDGER_FILE = "loop.json"
-STEPS = ("generate", "prep", "train", "evaluate", "memorize", "decide")
+STEPS = ("synthesize", "train", "evaluate", "memorize", "decide")  # synthesize = generate + prep (one data_prep run)
 ROUND_ZERO_STEPS = ("train", "evaluate", "memorize", "decide")  # round 0 trains on real data only
 ROUND_KEYS = ("round", "checkpoint", "real_val_bpb", "synthetic_share", "synthetic_kept", "synthetic_rejected",
               "distinct_2", "tail_mass", "discriminator_accuracy", "memorization")

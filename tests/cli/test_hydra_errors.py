@@ -13,7 +13,7 @@ from tests.conftest import run_module
 
 CASES = [  # (config, overrides, the one line after "error: ")
     ("prep", ["pipeline=webb"],
-     "pipeline=webb: no such option in conf/pipeline/; choose one of: code, minimal, web (did you mean 'web'?)"),
+     "pipeline=webb: no such option in conf/pipeline/; choose one of: code, minimal, synthetic, web, web_zh, web_zh_en (did you mean 'web'?)"),
     ("train", ["model=huge"],
      "model=huge: no such option in conf/model/; choose one of: llama_125m, llama_1b, llama_350m, llama_7b, tiny"),
     ("train", ["deepspeed=zero4"], "deepspeed=zero4: no such option in conf/deepspeed/; choose one of: zero0, "),

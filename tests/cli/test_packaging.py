@@ -75,3 +75,12 @@ def test_data_prep_runs_from_another_directory(installed_python: Path, tmp_path:
     assert bad.returncode == 2 and "choose one of: code, minimal, web" in bad.stderr, bad.stderr
     _run([str(installed_python), "-m", "data_prep", "out_dir=data", *PREP_OVERRIDES, "max_docs=60"], tmp_path, env)
     assert (tmp_path / "data" / "manifest.json").is_file()
+
+
+def test_installed_wheel_carries_the_word_lists_with_their_licence(installed_python: Path, tmp_path: Path) -> None:
+    probe = ("from importlib import resources; from data_prep.stages.filters.badwords import available_languages, "
+             "load_terms; d = resources.files('data_prep.stages.filters') / 'ldnoobw'; "
+             "print(len(available_languages()), len(load_terms('zh', [])), "
+             "(d / 'LICENSE').is_file() and (d / 'ATTRIBUTION.md').is_file())")
+    out = _run([str(installed_python), "-c", probe], tmp_path, _clean_env()).stdout.split()
+    assert int(out[0]) >= 27 and int(out[1]) > 300 and out[2] == "True"

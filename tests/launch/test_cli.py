@@ -64,7 +64,7 @@ def test_bad_input_fails_before_submitting(slurm: dict, case: str) -> None:
 @pytest.mark.parametrize("train_args, expected", [
     (["data.path=/d", "run_dir={run}", "optim.lrr=1"], "optim.lrr"),  # train's own schema rejects the typo
     (["data.path=/d"], "'run_dir' must be set"),
-    (["data.path=/d", "run_dir={run}", "max_steps=0"], "max_steps"),  # train's validate() runs too
+    (["data.path=/d", "run_dir={run}", "max_steps=-1"], "max_steps"),  # train's validate() runs too
     (["data.path=/d", "run_dir={run}", "optim.lr=1e-3,3e-3"], "add -m"),  # a sweep needs -m
 ])
 def test_bad_train_overrides_fail_in_one_line(slurm: dict, train_args: list[str], expected: str) -> None:

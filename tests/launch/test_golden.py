@@ -44,6 +44,10 @@ CASES = {
     "slurm_prep_dedup": [  # whole-run dedup: filter array -> dedup -> pack array -> merge
         "job=prep", "cluster=slurm", "--", "out_dir=/golden/data", "num_tasks=8", "source=fineweb_edu",
         "pipeline.dedup.exact=true", "pipeline.dedup.near=true"],
+    "slurm_loop": [  # the self-feedback loop: one job per step of the round, afterok; decide submits the next round
+        "job=loop", "cluster=slurm", "cluster.nodes=2", "cluster.partition=gpu",
+        "cluster.setup=['source /golden/venv/bin/activate']", "loop.dir=/golden/loop", "loop.real_data=/golden/real",
+        "loop.rounds=3", "--", "model=llama_125m"],
 }
 
 

@@ -1,4 +1,4 @@
-"""data_prep.canaries: seeded secrets, one Document per copy, manifest records, lossless interleaving."""
+"""data_prep.output.canaries: seeded secrets, one Document per copy, manifest records, lossless interleaving."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from data_prep.canaries import canary_documents, interleave, make_canaries, manifest_records, shuffled
 from data_prep.document import Document
+from data_prep.output.canaries import canary_documents, interleave, make_canaries, manifest_records, shuffled
 from openpretrain.errors import UserError
 
 

@@ -1,11 +1,11 @@
-"""data_prep.discriminator: separates real from generated text, is seeded, and reports chance honestly."""
+"""data_prep.stages.synthetic.discriminator: separates real from generated text, is seeded, and reports chance honestly."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from data_prep.discriminator import Discriminator
+from data_prep.stages.synthetic.discriminator import Discriminator
 from openpretrain.errors import UserError
 
 WORDS = ["the", "a", "river", "town", "market", "bread", "winter", "light", "school", "music", "garden", "letter", "road", "morning", "city", "old", "young", "quiet", "bright", "farmer", "teacher", "walks", "builds", "sings", "reads", "opens", "closes", "under", "over", "near"]

@@ -65,16 +65,16 @@ def test_rounds_cannot_skip_and_a_broken_ledger_is_one_clear_error(tmp_path):
 
 
 def test_markers_drive_the_resume_order(tmp_path):
-    assert next_step(tmp_path, rounds=2) == (0, "train")  # round 0 has no generate/prep
+    assert next_step(tmp_path, rounds=2) == (0, "train")  # round 0 has no synthesize step
     for step in ("train", "evaluate", "memorize", "decide"):
         mark_done(tmp_path, 0, step, {"checkpoint": "c0"} if step == "train" else None)
-    assert next_step(tmp_path, rounds=2) == (1, "generate")
-    assert read_marker(tmp_path, 0, "train") == {"checkpoint": "c0"} and read_marker(tmp_path, 1, "prep") is None
-    mark_done(tmp_path, 1, "generate")
-    assert next_step(tmp_path, rounds=2) == (1, "prep")
-    assert marker_path(tmp_path, 1, "prep") == tmp_path / "round_1" / "prep.done"
-    with pytest.raises(ValueError, match="round 0 has no step 'generate'"):
-        marker_path(tmp_path, 0, "generate")
+    assert next_step(tmp_path, rounds=2) == (1, "synthesize")
+    assert read_marker(tmp_path, 0, "train") == {"checkpoint": "c0"} and read_marker(tmp_path, 1, "train") is None
+    mark_done(tmp_path, 1, "synthesize")
+    assert next_step(tmp_path, rounds=2) == (1, "train")
+    assert marker_path(tmp_path, 1, "train") == tmp_path / "round_1" / "train.done"
+    with pytest.raises(ValueError, match="round 0 has no step 'synthesize'"):
+        marker_path(tmp_path, 0, "synthesize")
     record_round(tmp_path, record(0))
     record_stop(tmp_path, 0, "test")
     assert next_step(tmp_path, rounds=2) is None  # a stopped loop has nothing left to run

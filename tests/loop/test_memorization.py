@@ -79,8 +79,8 @@ def test_bad_input_is_one_clear_error():
 
 
 def test_planted_canary_documents_round_trip_through_the_manifest_records():
-    """data_prep.canaries → training text → manifest records → canary_inputs → canary_check."""
-    from data_prep.canaries import canary_documents, make_canaries, manifest_records
+    """data_prep.output.canaries → training text → manifest records → canary_inputs → canary_check."""
+    from data_prep.output.canaries import canary_documents, make_canaries, manifest_records
     from train.memorization import canary_inputs
 
     def encode(text: str) -> list[int]:  # a character tokenizer; the run's BPE goes through the same code

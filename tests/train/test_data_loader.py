@@ -331,3 +331,16 @@ def test_a_dataset_joining_the_mix_starts_at_zero(tmp_path, dataset, other_datas
     with build_train_data(make_cfg(tmp_path, mix=[MixEntry(path=str(other_dataset))]), 0, 1) as data, \
             pytest.raises(UserError, match="not all in this run's"):
         data.load_state_dict(state)  # a dataset dropped from the mix would lose its position
+
+
+def test_a_dataset_may_leave_the_mix_when_allowed(tmp_path, dataset, other_dataset):
+    """The loop's synthetic=replace: last round's synthetic set leaves, the next joins; the real one goes on."""
+    both = [MixEntry(path=str(dataset), weight=1.0), MixEntry(path=str(other_dataset), weight=1.0)]
+    with build_train_data(make_cfg(tmp_path, mix=both), 0, 1) as data:
+        take(data, 5)
+        state = json.loads(json.dumps(data.state_dict()))
+    alpha_only = [MixEntry(path=str(dataset))]
+    with build_train_data(make_cfg(tmp_path, mix=alpha_only, allow_dropped_datasets=True), 0, 1) as data:
+        data.load_state_dict(state)
+        consumed = {e["name"]: e["consumed"] for e in state["datasets"]}
+        assert data.state_dict()["datasets"][0]["consumed"] == consumed["alpha"]

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow  # each case runs python -m train in a subprocess
         ((), "config key 'data.path'"),
         (("data.path=/nonexistent/prepared",), "data directory does not exist: /nonexistent/prepared"),
         (("data.path={empty}",), "no manifest.json in"),
-        (("data.path={empty}", "max_steps=0"), "config key 'max_steps': must be >= 1"),
+        (("data.path={empty}", "max_steps=-1"), "config key 'max_steps': must be >= 0"),
         (("data.path={empty}", "stability.spike_factor=0.5"), "config key 'stability.spike_factor'"),
         # Hydra's own hint for a typo is `+key=...`, which it then accepts; ours still refuses it
         (("data.path={empty}", "+max_stepz=3"), "config key 'max_stepz': unknown key (did you mean 'max_steps'?)"),

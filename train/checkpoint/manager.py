@@ -118,6 +118,8 @@ class CheckpointManager:
         if not isinstance(held, dict):
             return
         wanted = dataclasses.asdict(model_args)
+        # A field added to ModelArgs after the checkpoint was saved holds its default there.
+        held = {**{f.name: f.default for f in dataclasses.fields(ModelArgs)}, **held}
         diffs = [f"{k}={held.get(k)} (this config: {v})" for k, v in wanted.items() if held.get(k) != v]
         if not diffs:
             return

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from openpretrain.errors import ConfigError, UserError
 from openpretrain.manifest import Manifest, ShardInfo, load_manifest, sample_key
 from train.config import OnCorrupt, TrainConfig
+from train.data.synthetic_share import check_synthetic_cap
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,10 @@ def load_datasets(cfg: TrainConfig) -> list[Dataset]:
         raise ConfigError("data.mix", f"dataset names must be unique, {duplicates} repeats "
                           "(set data.mix[i].name to tell them apart)")
     _check_same_tokenizer(datasets)
+    if cfg.data.max_synthetic_share is not None:
+        # Enforced here, from the manifests' provenance, not trusted to whoever wrote the mix.
+        check_synthetic_cap([(d.label, d.weight, d.manifest.provenance) for d in datasets],
+                            cfg.data.max_synthetic_share)
     return datasets
 
 

@@ -125,7 +125,7 @@ class TrainData:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Seek to a saved position (from any world size); the order itself must be unchanged."""
         _check_compatible(self, state)
-        saved = _match_datasets(self.datasets, state["datasets"])
+        saved = _match_datasets(self.datasets, state["datasets"], self.cfg.data.allow_dropped_datasets)
         consumed = [int(entry["consumed"]) if entry else 0 for entry in saved]  # a dataset new to the mix starts at 0
         same_weights = all(e is not None and abs(e.get("weight", -1.0) - w) < 1e-9
                            for e, w in zip(saved, self.mixture.weights))
@@ -173,23 +173,31 @@ def _check_compatible(data: TrainData, state: dict[str, Any]) -> None:
         if state.get(key) != now:
             raise UserError(f"cannot resume: the checkpoint's data order used {key}={state.get(key)!r}, "
                             f"this run has {now!r}; resuming would repeat or skip samples")
-    for dataset, order, entry in zip(data.datasets, data.orders, _match_datasets(data.datasets, state["datasets"])):
+    saved = _match_datasets(data.datasets, state["datasets"], data.cfg.data.allow_dropped_datasets)
+    for dataset, order, entry in zip(data.datasets, data.orders, saved):
         if entry is not None and entry["samples_per_epoch"] != order.samples_per_epoch:
             raise UserError(f"cannot resume: dataset {dataset.label} has {order.samples_per_epoch} training "
                             f"samples, the checkpoint's had {entry['samples_per_epoch']} (the prepared data changed)")
 
 
-def _match_datasets(datasets: list[Dataset], saved: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+def _match_datasets(datasets: list[Dataset], saved: list[dict[str, Any]],
+                    allow_dropped: bool = False) -> list[dict[str, Any] | None]:
     """The checkpoint entry of each dataset: by name, else by content fingerprint (a moved directory).
 
     A dataset the checkpoint does not know is new to the mix (a continued run gaining data): None, it
-    starts at sample 0. A checkpoint dataset missing from this run is refused (its position would be lost).
+    starts at sample 0. A checkpoint dataset missing from this run is refused (its position would be lost)
+    unless ``data.allow_dropped_datasets`` says it left the mix on purpose.
     """
     by_name = {e["name"]: e for e in saved}
     by_print = {e.get("fingerprint"): e for e in saved}
     matched = [by_name.get(d.label) or by_print.get(d.fingerprint("train")) for d in datasets]
     found = [m for m in matched if m is not None]
-    if len({id(m) for m in found}) != len(found) or len(found) != len(saved):
+    dropped = len(found) != len(saved)
+    if dropped and allow_dropped is True and len({id(m) for m in found}) == len(found):
+        log.info("datasets of the checkpoint left the mix (data.allow_dropped_datasets): %s",
+                 sorted(set(by_name) - {m["name"] for m in found}))
+        return matched
+    if len({id(m) for m in found}) != len(found) or dropped:
         raise UserError(f"cannot resume: the checkpoint's datasets {sorted(by_name)} are not all in this run's "
                         f"{sorted(d.label for d in datasets)} (name them with data.mix[i].name to match)")
     return matched

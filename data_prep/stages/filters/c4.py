@@ -15,7 +15,7 @@ from dataclasses import replace
 from data_prep.document import Document, Stats
 from data_prep.stages.base import Stage
 from data_prep.stages.filters.config import C4Config
-from data_prep.stages.filters.textview import split_words
+from data_prep.stages.filters.language import ENGLISH, Language
 from data_prep.stages.filters.words import count_sentences
 
 _CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
@@ -25,8 +25,11 @@ _LINE_END = (".", "?", "!", '"', "'")
 class C4Filter(Stage):
     name = "c4"
 
-    def __init__(self, cfg: C4Config) -> None:
+    def __init__(self, cfg: C4Config, language: Language = ENGLISH) -> None:
         self.cfg = cfg
+        self.words = language.words
+        self.line_words = str.split if language.segmenter == "rules" else language.words  # C4: whitespace
+        self.sentence_end = frozenset(language.terminal_punctuation)
         self.policy = tuple(p.lower() for p in cfg.policy_phrases) if cfg.drop_policy_lines else ()
 
     def process(self, doc: Document, stats: Stats) -> Document | str:
@@ -52,7 +55,7 @@ class C4Filter(Stage):
         sentences = dropped = 0
         for raw in text.splitlines():
             line = raw.strip()
-            words = line.split()
+            words = self.line_words(line)
             if cfg.remove_citations:
                 line = _CITATION.sub("", line)
             if self._drop_line(line, words):
@@ -70,7 +73,7 @@ class C4Filter(Stage):
                 dropped += 1
                 continue
             if cfg.min_sentences > 0:
-                sentences += count_sentences(split_words(line))
+                sentences += count_sentences(self.words(line), self.sentence_end)
             kept.append(line)
         if sentences < cfg.min_sentences:
             return "too_few_sentences", text, dropped

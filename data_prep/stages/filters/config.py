@@ -13,7 +13,10 @@ from omegaconf import MISSING
 
 from openpretrain.errors import require
 
-PII_TYPES = ["email", "phone", "ip", "credit_card", "ssn", "iban"]
+PII_TYPES = ["email", "phone", "ip", "credit_card", "ssn", "iban", "cn_id", "cn_bank_card", "cn_mobile", "cn_landline"]
+SEGMENTERS = ("rules", "jieba")
+BAD_WORD_MODES = ("drop", "ratio")
+T2S_MODES = ("none", "convert", "keep_both")
 DECONTAM_MODES = ("drop", "flag")
 
 
@@ -110,6 +113,31 @@ class DecontamConfig:
 
 
 @dataclass
+class ScriptConfig:
+    enabled: bool = MISSING
+    scripts: list[str] = MISSING
+    min_fraction: float = MISSING
+    min_chars: int = MISSING
+    traditional_to_simplified: str = MISSING  # none | convert | keep_both
+
+
+@dataclass
+class BadWordsConfig:
+    enabled: bool = MISSING
+    languages: list[str] = MISSING
+    mode: str = MISSING
+    max_ratio: float = MISSING
+    allowlist: list[str] = MISSING
+    extra_lists: list[str] = MISSING
+
+
+@dataclass
+class BiasConfig:
+    enabled: bool = MISSING
+    groups: dict[str, dict[str, list[str]]] = MISSING  # language -> group -> terms
+
+
+@dataclass
 class DedupConfig:
     exact: bool = MISSING
     near: bool = MISSING
@@ -164,7 +192,31 @@ def validate_filters(cfg: Any) -> None:
     require(dc.min_matches >= 1, "pipeline.decontam.min_matches", f"must be >= 1, got {dc.min_matches}")
     if dc.enabled:
         require(bool(dc.eval_paths), "pipeline.decontam.eval_paths", "must list evaluation files when enabled")
+    _validate_open_data(cfg)
     dd = cfg.dedup
     require(dd.ngram >= 1, "pipeline.dedup.ngram", f"must be >= 1, got {dd.ngram}")
     require(dd.bands >= 1 and dd.rows >= 1, "pipeline.dedup.bands",
             f"bands and rows must be >= 1, got {dd.bands} x {dd.rows}")
+
+
+def _validate_open_data(cfg: Any) -> None:
+    """Language, script, bad-word and bias settings (issue 13)."""
+    from data_prep.stages.filters.badwords import available_languages
+    from data_prep.stages.filters.scripts import SCRIPTS
+
+    require(cfg.segmenter in SEGMENTERS, "pipeline.segmenter",
+            f"must be one of {', '.join(SEGMENTERS)}; got {cfg.segmenter!r}")
+    sc = cfg.script
+    unknown = sorted(set(sc.scripts) - set(SCRIPTS))
+    require(not unknown, "pipeline.script.scripts", f"unknown {unknown}; allowed: {', '.join(SCRIPTS)}")
+    _fraction(sc.min_fraction, "pipeline.script.min_fraction")
+    require(sc.traditional_to_simplified in T2S_MODES, "pipeline.script.traditional_to_simplified",
+            f"must be one of {', '.join(T2S_MODES)}; got {sc.traditional_to_simplified!r}")
+    bw = cfg.bad_words
+    require(bw.mode in BAD_WORD_MODES, "pipeline.bad_words.mode",
+            f"must be one of {', '.join(BAD_WORD_MODES)}; got {bw.mode!r}")
+    _fraction(bw.max_ratio, "pipeline.bad_words.max_ratio")
+    if bw.enabled:
+        lists = available_languages()
+        unknown = sorted(set(bw.languages) - set(lists))
+        require(not unknown, "pipeline.bad_words.languages", f"no LDNOOBW list for {unknown}; have: {', '.join(lists)}")

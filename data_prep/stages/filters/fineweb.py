@@ -8,8 +8,8 @@ from __future__ import annotations
 from data_prep.document import Document, Stats
 from data_prep.stages.base import Stage
 from data_prep.stages.filters.config import FineWebConfig
+from data_prep.stages.filters.language import ENGLISH, Language
 from data_prep.stages.filters.textview import view
-from data_prep.stages.filters.words import TERMINAL_PUNCTUATION
 
 
 def duplicate_stats(items: list[str]) -> tuple[int, int]:
@@ -28,8 +28,10 @@ def duplicate_stats(items: list[str]) -> tuple[int, int]:
 class FineWebFilter(Stage):
     name = "fineweb"
 
-    def __init__(self, cfg: FineWebConfig) -> None:
+    def __init__(self, cfg: FineWebConfig, language: Language = ENGLISH) -> None:
         self.cfg = cfg
+        self.words = language.words
+        self.terminal_punctuation = language.terminal_punctuation
 
     def process(self, doc: Document, stats: Stats) -> Document | str:
         reason = self.check(doc.text)
@@ -41,7 +43,7 @@ class FineWebFilter(Stage):
         if not lines:
             return "empty"
         n_lines = len(lines)
-        if sum(line.endswith(TERMINAL_PUNCTUATION) for line in lines) / n_lines < cfg.min_terminal_punct_lines:
+        if sum(line.endswith(self.terminal_punctuation) for line in lines) / n_lines < cfg.min_terminal_punct_lines:
             return "terminal_punct_lines"
         limit = cfg.short_line_chars
         if sum(len(line) <= limit for line in lines) / n_lines > cfg.max_short_lines:
@@ -49,6 +51,6 @@ class FineWebFilter(Stage):
         newlines = text.count("\n")
         if duplicate_stats(lines)[1] / max(len(text) - newlines, 1) > cfg.max_dup_line_char_frac:
             return "dup_line_chars"
-        if newlines / max(len(view(text).words), 1) > cfg.max_newline_word_ratio:
+        if newlines / max(len(view(text, self.words).words), 1) > cfg.max_newline_word_ratio:
             return "newline_ratio"
         return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from data_prep.document import Document, Stats
 from data_prep.stages.base import Stage
 from data_prep.stages.filters.config import GopherQualityConfig
+from data_prep.stages.filters.language import ENGLISH, Language
 from data_prep.stages.filters.textview import token_flags, view
 
 _ELLIPSES = ("...", "…")
@@ -19,8 +20,9 @@ _ELLIPSES = ("...", "…")
 class GopherQualityFilter(Stage):
     name = "gopher_quality"
 
-    def __init__(self, cfg: GopherQualityConfig) -> None:
+    def __init__(self, cfg: GopherQualityConfig, language: Language = ENGLISH) -> None:
         self.cfg = cfg
+        self.words = language.words
         self.stop_words = frozenset(cfg.stop_words)
         self.bullets = tuple(cfg.bullet_prefixes)
 
@@ -31,7 +33,7 @@ class GopherQualityFilter(Stage):
     def check(self, text: str) -> str | None:
         """The first rule the text breaks, or None."""
         cfg = self.cfg
-        tv = view(text)
+        tv = view(text, self.words)
         counts = tv.word_counts
         n_tokens = len(tv.words)
         n_words = chars = n_alpha = 0

@@ -22,6 +22,7 @@ from data_prep.document import Document, Stats
 from data_prep.stages.base import Stage
 from data_prep.stages.filters.config import GopherRepetitionConfig
 from data_prep.stages.filters.fineweb import duplicate_stats
+from data_prep.stages.filters.language import ENGLISH, Language
 from data_prep.stages.filters.textview import view
 
 _PARAGRAPH_BREAK = re.compile(r"\n{2,}")
@@ -94,8 +95,9 @@ class _NGramIndex:
 class GopherRepetitionFilter(Stage):
     name = "gopher_repetition"
 
-    def __init__(self, cfg: GopherRepetitionConfig) -> None:
+    def __init__(self, cfg: GopherRepetitionConfig, language: Language = ENGLISH) -> None:
         self.cfg = cfg
+        self.words = language.words
         self.top = sorted((int(n), float(f)) for n, f in cfg.top_ngram_max_char_frac.items())
         self.dup = sorted((int(n), float(f)) for n, f in cfg.dup_ngram_max_char_frac.items())
 
@@ -120,7 +122,7 @@ class GopherRepetitionFilter(Stage):
             return "dup_line_frac"
         if dup_chars / size > cfg.max_dup_line_char_frac:
             return "dup_line_char_frac"
-        return self._check_ngrams(view(text).words, size)
+        return self._check_ngrams(view(text, self.words).words, size)
 
     def _check_ngrams(self, words: list[str], size: int) -> str | None:
         rules = [(n, frac, "top") for n, frac in self.top] + [(n, frac, "dup") for n, frac in self.dup]

@@ -19,9 +19,15 @@ from dataclasses import replace
 from data_prep.document import Document, Stats
 from data_prep.stages.base import Stage
 from data_prep.stages.filters.config import LangIdConfig
+from data_prep.stages.filters.scripts import cjk_share
 from openpretrain.errors import ConfigError
 
 _identifier = None
+# A text whose language content is mostly CJK (scripts.cjk_share) is classified on its CJK characters
+# alone: py3langid then tells zh / ja / ko apart reliably, and English product names or code inside a
+# Chinese page no longer drag the score below the threshold. The score is scaled by that share, so a
+# half-English, half-Chinese text stays low (its language is genuinely mixed).
+CJK_MAJORITY = 0.5
 
 
 def _load_identifier():
@@ -45,7 +51,12 @@ class LangIdFilter(Stage):
         self.keep = frozenset(cfg.keep)
 
     def classify(self, text: str) -> tuple[str, float]:
-        language, score = self.identifier.classify(text[: self.cfg.max_chars])
+        sample = text[: self.cfg.max_chars]
+        share, cjk = cjk_share(sample)
+        if share >= CJK_MAJORITY:
+            language, score = self.identifier.classify(cjk)
+            return language, float(score) * share
+        language, score = self.identifier.classify(sample)
         return language, float(score)
 
     def process(self, doc: Document, stats: Stats) -> Document | str:
@@ -56,3 +67,11 @@ class LangIdFilter(Stage):
         if score < self.cfg.min_score:
             return "low_score"
         return replace(doc, meta={**doc.meta, "language": language, "language_score": round(score, 4)})
+
+
+def check_language(code: str, key: str = "pipeline.language") -> None:
+    """One config error line unless ``code`` is a language the language-id model knows."""
+    labels = _load_identifier().labels
+    if code not in labels:
+        raise ConfigError(key, f"unknown language code {code!r}; use an ISO 639-1 code the language id knows "
+                               f"(e.g. en, zh, ja, ko, de, fr, es, ru; {len(labels)} in all)")

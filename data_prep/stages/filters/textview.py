@@ -1,7 +1,8 @@
 """Per-document views shared between filters, so a document is tokenised once however many filters run.
 
-``view(text)`` returns the cached view of the text seen last when it is the same string object; a stage
-that rewrites a document (C4 line removal, PII scrubbing) produces a new string and so a fresh view.
+``view(text, words)`` returns the cached view of the text seen last when it is the same string object
+split by the same segmenter (``words``: the pipeline language's words function, stages/filters/language.py);
+a stage that rewrites a document (C4 line removal, PII scrubbing) produces a new string and so a fresh view.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from data_prep.stages.filters.words import WordSplitter
+from data_prep.stages.filters.words import WordsFn, WordSplitter
 
 _ALNUM = re.compile(r"[^\W_]")
 _ALPHA = re.compile(r"[^\W\d_]")
@@ -35,17 +36,18 @@ def token_flags(token: str) -> int:
 class TextView:
     """Lazily computed views of one text."""
 
-    __slots__ = ("text", "_words", "_counts")
+    __slots__ = ("text", "split", "_words", "_counts")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, split: WordsFn) -> None:
         self.text = text
+        self.split = split
         self._words: list[str] | None = None
         self._counts: Counter | None = None
 
     @property
     def words(self) -> list[str]:
         if self._words is None:
-            self._words = _splitter.words(self.text)
+            self._words = self.split(self.text)
         return self._words
 
     @property
@@ -59,12 +61,10 @@ class TextView:
 _last: TextView | None = None
 
 
-def view(text: str) -> TextView:
+def view(text: str, words: WordsFn | None = None) -> TextView:
+    """The (cached) view of ``text`` split by ``words`` (default: the rule-based splitter of words.py)."""
     global _last
-    if _last is None or _last.text is not text:
-        _last = TextView(text)
+    split = words or _splitter.words
+    if _last is None or _last.text is not text or _last.split != split:
+        _last = TextView(text, split)
     return _last
-
-
-def split_words(text: str) -> list[str]:
-    return _splitter.words(text)

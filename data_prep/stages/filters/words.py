@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
+
+WordsFn = Callable[[str], list[str]]  # text -> words (a segmenter; see stages/filters/language.py)
 
 
 def _wordlist(text: str) -> list[str]:
@@ -74,7 +77,7 @@ _EMOTICONS = _wordlist(
     ":-0 V.V v.v V_V v_v >.< >_< o.o O.O o_o O_O ;D ;-D :3 :-3 \\t \\n"
 )
 _SENTENCE_END = frozenset(
-    "!.?։؟۔܀܁܂߹।॥၊။።፧፨᙮᜵᜶᠃᠉᥄᥅᪨᪩᪪᪫᭚᭛᭞᭟᰻᰼᱾᱿‼‽⁇⁈⁉⸮⸼꓿꘎꘏꛳꛷꡶꡷꣎꣏꤯꧈꧉꩝꩞꩟꫰꫱꯫﹒﹖﹗！．？｡"
+    "!.?։؟۔܀܁܂߹।॥၊။።፧፨᙮᜵᜶᠃᠉᥄᥅᪨᪩᪪᪫᭚᭛᭞᭟᰻᰼᱾᱿‼‽⁇⁈⁉⸮⸼꓿꘎꘏꛳꛷꡶꡷꣎꣏꤯꧈꧉꩝꩞꩟꫰꫱꯫﹒﹖﹗！．？｡。"  # 。: the CJK full stop
 )
 
 
@@ -283,14 +286,14 @@ def is_punct_token(token: str) -> bool:
     return not token.isalnum() and all(unicodedata.category(ch)[0] == "P" for ch in token)
 
 
-def count_sentences(words: list[str]) -> int:
+def count_sentences(words: list[str], ends: frozenset[str] = _SENTENCE_END) -> int:
     """Sentences in a tokenised text: a new one starts at the first word after sentence-final punctuation."""
     if not words:
         return 0
     sentences = 1
     seen_end = False
     for word in words:
-        if word in _SENTENCE_END:
+        if word in ends:
             seen_end = True
         elif seen_end and not is_punct_token(word):
             sentences += 1

@@ -14,13 +14,22 @@ the seeded train/held-out split: the same inputs and seed give the same model.
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import xxhash
 
+from data_prep.document import Document, Stats
+from data_prep.sources.prepared import iter_document_texts
+from data_prep.stages.base import Stage
+from data_prep.stages.synthetic.state import prepared_once, real_data, stage_dir
 from openpretrain.errors import UserError
+
+WEIGHTS_FILE = "discriminator.npz"
 
 
 @dataclass
@@ -128,3 +137,60 @@ class Discriminator:
         real_recall = float(np.mean(self.predict_proba(real_texts) >= 0.5))
         generated_recall = float(np.mean(self.predict_proba(generated_texts) < 0.5))
         return (real_recall + generated_recall) / 2
+
+
+class DiscriminatorStage(Stage):
+    """``discriminator``: keep generated documents scored at least ``min_real_prob`` real-like.
+
+    Trained once per run (``prepare``) on the real dataset's train documents (label real) and this run's
+    input documents (the generated ones, label generated), ``max_docs`` of each; the model and its held-out
+    balanced accuracy (0.5 = real and generated cannot be told apart) are stored, the accuracy goes to
+    ``manifest.stats.discriminator.heldout_accuracy``. Rejections: ``discriminator/not_real_like``.
+    """
+
+    name = "discriminator"
+
+    def __init__(self, cfg: Any, prep_cfg: Any) -> None:
+        self.cfg, self.prep_cfg = cfg, prep_cfg
+        self.folder = stage_dir(prep_cfg, self.name)
+        self.model: Discriminator | None = None
+
+    def _new_model(self) -> Discriminator:
+        cfg = self.cfg
+        return Discriminator(n_features=cfg.n_features, ngram_max=cfg.ngram_max, steps=cfg.steps,
+                             heldout_fraction=cfg.heldout_fraction, seed=cfg.seed)
+
+    def prepare(self) -> dict[str, Any]:
+        return prepared_once(self.folder, self._train)
+
+    def _generated_texts(self) -> list[str]:
+        from data_prep.sources import build_source
+
+        prep = self.prep_cfg
+        source = build_source(prep.source, 0, 1, os.path.abspath(prep.out_dir))
+        texts = (r.text for r in source.records(None) if isinstance(r.text, str) and r.text.strip())
+        return list(itertools.islice(texts, self.cfg.max_docs))
+
+    def _train(self) -> dict[str, Any]:
+        real = [t for _, t in iter_document_texts(real_data(self.prep_cfg), "train", self.cfg.max_docs)]
+        generated = self._generated_texts()
+        model = self._new_model().fit(real, generated)
+        os.makedirs(self.folder, exist_ok=True)
+        tmp = os.path.join(self.folder, f"tmp{os.getpid()}-{WEIGHTS_FILE}")
+        np.savez(tmp, weights=model.weights, bias=np.array(model.bias))
+        os.replace(tmp, os.path.join(self.folder, WEIGHTS_FILE))
+        return {"heldout_accuracy": model.heldout_accuracy, "real_docs": len(real), "generated_docs": len(generated),
+                "min_real_prob": self.cfg.min_real_prob}
+
+    def setup(self) -> None:
+        self.prepare()
+        model = self._new_model()
+        with np.load(os.path.join(self.folder, WEIGHTS_FILE)) as data:
+            model.weights, model.bias = data["weights"], float(data["bias"])
+        self.model = model
+
+    def process(self, doc: Document, stats: Stats) -> Document | str:
+        assert self.model is not None, "setup() first"
+        prob = float(self.model.predict_proba([doc.text])[0])
+        doc.meta["real_prob"] = prob
+        return doc if prob >= self.cfg.min_real_prob else "not_real_like"
