@@ -39,6 +39,7 @@ from data_prep.stages.synthetic.config import (
     validate_synthetic_stages,
 )
 from openpretrain.errors import require
+from openpretrain.logger import LoggerConfig
 from openpretrain.special_tokens import OBJECTIVE_TOKENS
 
 TXT_MODES = ("file", "paragraphs", "lines")  # source.txt_mode: one document per file / paragraph / line
@@ -187,6 +188,7 @@ class PrepConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     canaries: CanariesConfig = field(default_factory=CanariesConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)  # the prep run in W&B (off by default)
 
 
 def validate(cfg: PrepConfig) -> None:

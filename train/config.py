@@ -9,13 +9,8 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from openpretrain.errors import require
+from openpretrain.logger import LoggerConfig, LoggerMode  # noqa: F401 - shared with data_prep, re-exported
 from train.objectives.config import ObjectiveConfig, validate_objective
-
-
-class LoggerMode(str, Enum):
-    online = "online"
-    offline = "offline"
-    disabled = "disabled"
 
 
 class Offload(str, Enum):
@@ -105,16 +100,6 @@ class OptimConfig:
     grad_clip: float = MISSING
 
 
-@dataclass
-class LoggerConfig:
-    mode: LoggerMode = MISSING
-    project: str = MISSING
-    entity: str | None = MISSING
-    name: str | None = MISSING
-    group: str | None = MISSING
-    tags: list[str] = MISSING
-
-
 class SdpaBackend(str, Enum):
     auto = "auto"  # PyTorch picks (flash / cuDNN on a recent GPU for bf16 causal attention)
     flash = "flash"
@@ -148,6 +133,17 @@ class StabilityConfig:
 
 
 @dataclass
+class GenerationsConfig:
+    """The W&B ``generations`` table: these prompts continued every eval_every steps (same seed each time)."""
+
+    prompts: list[str] = MISSING  # empty: no table
+    max_new_tokens: int = MISSING
+    temperature: float = MISSING  # 0 = greedy
+    top_k: int = MISSING  # 0 = off
+    seed: int = MISSING
+
+
+@dataclass
 class TrainConfig:
     run_dir: str = MISSING
     max_steps: int = MISSING
@@ -169,6 +165,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    generations: GenerationsConfig = field(default_factory=GenerationsConfig)
     perf: PerfConfig = field(default_factory=PerfConfig)
     stability: StabilityConfig = field(default_factory=StabilityConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
@@ -190,6 +187,10 @@ def validate(cfg: TrainConfig) -> None:
                 "keep_checkpoints"):
         _positive(getattr(cfg, key), key)
     require(cfg.eval_batches >= 0, "eval_batches", f"must be >= 0, got {cfg.eval_batches}")
+    _positive(cfg.generations.max_new_tokens, "generations.max_new_tokens")
+    require(cfg.generations.temperature >= 0, "generations.temperature",
+            f"must be >= 0 (0 = greedy), got {cfg.generations.temperature}")
+    require(cfg.generations.top_k >= 0, "generations.top_k", f"must be >= 0 (0 = off), got {cfg.generations.top_k}")
     if cfg.seq_len is not None:
         _positive(cfg.seq_len, "seq_len")
     m = cfg.model

@@ -23,6 +23,8 @@ from train.checkpoint.manager import CheckpointManager
 from train.config import TrainConfig
 from train.data import IGNORE_INDEX, Batch, DataInfo, build_train_data, build_val_batches, data_info
 from train.engine import DistEnv, batch_sizes, build_engine, init_distributed
+from train.generations import COLUMNS as GENERATION_COLUMNS
+from train.generations import GenerationProbe, training_tokenizer
 from train.hf.pretrained import load_init_weights
 from train.metrics import MetricsLog, Throughput, memory_gb, new_run_id, peak_flops_per_device
 from train.model_setup import build_model, checked_model_args
@@ -83,6 +85,9 @@ class Trainer:
         peak = peak_flops_per_device(cfg.peak_flops, env.device)
         self.throughput = Throughput(flops_per_token, peak * env.world_size if peak else None)
         self.metrics.start_wandb(cfg.logger, self.run_dir, self.state.wandb_run_id, self.config)
+        self.metrics.use_datasets([cfg.data.path] if cfg.data.path else [m.path for m in cfg.data.mix])
+        tokenizer = training_tokenizer(self.info.tokenizer_path, self.info.manifests[0].tokenizer)
+        self.generations = GenerationProbe(cfg.generations, tokenizer, self.run_dir, env.is_main, self.state.step)
         if init_folder:
             self.metrics.event("init_from", 0, f"step 0 starts from the weights of {init_folder}", folder=init_folder)
         if not self.val_batches and cfg.eval_batches:  # a small corpus can leave the val split empty
@@ -118,6 +123,9 @@ class Trainer:
                 record.update(self._train_metrics(loss))
             if (step % cfg.eval_every == 0 or step == cfg.max_steps) and self.val_batches:
                 record.update(self.evaluate())
+            if (step % cfg.eval_every == 0 or step == cfg.max_steps) and self.generations.enabled:
+                self.generations.sample(self.engine.module, step)
+                self.metrics.log_table("generations", list(GENERATION_COLUMNS), self.generations.table_rows(), step)
             if record:
                 self._log(record)
             if step % cfg.checkpoint_every == 0 or step == cfg.max_steps or stop:
@@ -244,7 +252,9 @@ class Trainer:
         log.info(" | ".join(parts))
 
     def save(self) -> None:
-        self.checkpoints.save(self.state.step, self.model_args, self.config)
+        path = self.checkpoints.save(self.state.step, self.model_args, self.config)
+        if path is not None:
+            self.metrics.log_checkpoint(path, self.state.step)
 
     def summary(self) -> None:
         if not self.env.is_main:

@@ -22,7 +22,8 @@ from typing import Any
 
 import torch
 
-from train.config import LoggerConfig, LoggerMode
+from openpretrain import wandb_lineage
+from openpretrain.logger import LoggerConfig, LoggerMode
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class MetricsLog:
         self._file = open(self.path, "a", encoding="utf-8") if enabled else None  # noqa: SIM115
         self.wandb: WandbSink | None = None
         self.wandb_error: str | None = None
+        self.wandb_started = False
 
     def start_wandb(self, cfg: LoggerConfig, run_dir: str, run_id: str, config: dict[str, Any]) -> None:
         """Start the W&B run; if W&B fails (service, network, credentials) training goes on without it."""
@@ -90,6 +92,7 @@ class MetricsLog:
             return
         try:
             self.wandb = WandbSink(cfg, run_dir, run_id, config)
+            self.wandb_started = True
         except Exception as exc:  # noqa: BLE001 - any W&B failure; metrics.jsonl still has everything
             self.wandb_error = f"{type(exc).__name__}: {exc}"
             log.warning("W&B run %s could not start (%s); logging to %s only", run_id, self.wandb_error, self.path)
@@ -99,7 +102,9 @@ class MetricsLog:
     def wandb_location(self) -> str:
         if self.wandb is not None:
             return self.wandb.location()
-        return f"not started ({self.wandb_error})" if self.wandb_error else "disabled (logger.mode=disabled)"
+        if self.wandb_error:
+            return f"{'stopped' if self.wandb_started else 'not started'} ({self.wandb_error})"
+        return "disabled (logger.mode=disabled)"
 
     def _write(self, record: dict[str, Any]) -> None:
         if self._file is None:
@@ -111,7 +116,36 @@ class MetricsLog:
         record = {k: _clean(v) for k, v in record.items()}
         self._write(record)
         if self.wandb is not None:
-            self.wandb.log(record)
+            self._to_wandb(lambda sink: sink.log(record), step=record.get(STEP_KEY))
+
+    def _to_wandb(self, action, step: int | None) -> None:
+        """Send to W&B; if that fails (its service was killed with the job, network) go on without it."""
+        try:
+            action(self.wandb)
+        except Exception as exc:  # noqa: BLE001 - metrics.jsonl still has everything
+            self.wandb_error = f"{type(exc).__name__}: {exc}"
+            log.warning("W&B stopped working (%s); logging to %s only", self.wandb_error, self.path)
+            self._write({"event": "wandb_unavailable", STEP_KEY: step, "error": self.wandb_error, "time": time.time()})
+            self.wandb = None
+
+    def use_datasets(self, paths: list[str]) -> None:
+        """Declare the prepared datasets as this run's inputs (the dataset -> run edges in W&B's lineage)."""
+        if self.wandb is not None:
+            for path in paths:
+                wandb_lineage.use_dataset(self.wandb.run, path)
+
+    def log_checkpoint(self, path: str, step: int) -> None:
+        """A saved checkpoint as this run's model artifact (by reference), aliases step_N and latest."""
+        if self.wandb is not None:
+            wandb_lineage.log_checkpoint(self.wandb.run, path, step)
+
+    def log_table(self, key: str, columns: list[str], rows: list[list[Any]], step: int) -> None:
+        """A W&B table at this step (the whole table each time: W&B shows the latest one)."""
+        if self.wandb is not None:
+            import wandb
+
+            self._to_wandb(lambda sink: sink.run.log({key: wandb.Table(columns=columns, data=rows), STEP_KEY: step}),
+                           step=step)
 
     def event(self, name: str, step: int, message: str, **fields: Any) -> None:
         """A notable happening (resume, rollback, preemption ...): a jsonl line and a log line."""
@@ -122,7 +156,7 @@ class MetricsLog:
 
     def close(self) -> None:
         if self.wandb is not None:
-            self.wandb.finish()
+            self._to_wandb(lambda sink: sink.finish(), step=None)
         if self._file is not None:
             self._file.close()
             self._file = None

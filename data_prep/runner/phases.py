@@ -117,9 +117,14 @@ def _finish(cfg: PrepConfig, out_dir: str, work_dir: str, resolved: dict[str, An
         from data_prep.output.report import write_report
 
         write_report(manifest, out_dir)
+    from data_prep.output.wandb_run import log_prep_run
+
+    wandb_location = log_prep_run(cfg.logger, out_dir)
     stats = manifest.stats
     samples = {split: sum(s.samples for s in manifest.shards_for(split)) for split in ("train", "val")}
     print(f"data_prep: {stats['docs_in']} docs in, {stats['docs_written']} written, "
           f"{sum(stats['rejected'].values())} rejected; {samples['train']} train / {samples['val']} val "
           f"samples of {cfg.seq_len + 1} tokens in {len(manifest.shards)} shards -> {out_dir}")
+    if wandb_location:
+        print(f"data_prep: W&B run {wandb_location}")
     return manifest

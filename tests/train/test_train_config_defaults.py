@@ -20,7 +20,8 @@ CONF = Path(CONFIG_PATH)
 # Not listed: MixEntry, the element of a user-written list (data.mix=[{path: ..., weight: ...}]), whose
 # defaults (weight 1, name = the directory's) no yaml can hold.
 SCHEMAS = [train_config.ModelConfig, train_config.DeepSpeedConfig, train_config.DataConfig, train_config.OptimConfig,
-           train_config.LoggerConfig, train_config.PerfConfig, train_config.StabilityConfig, train_config.TrainConfig,
+           train_config.LoggerConfig, train_config.GenerationsConfig, train_config.PerfConfig,
+           train_config.StabilityConfig, train_config.TrainConfig,
            ExportConfig, GenerateConfig, EvaluateConfig, EvalDataConfig, objective_config.ObjectiveConfig,
            objective_config.FimConfig, objective_config.MlmConfig]
 

@@ -96,3 +96,20 @@ def test_wandb_failure_does_not_stop_training(tmp_path: Path, own_wandb_service:
     log.close()
     lines = _lines(tmp_path / "metrics.jsonl")
     assert lines[0]["event"] == "wandb_unavailable" and lines[1] == {"step": 1, "loss": 2.0}
+
+
+def test_wandb_dying_mid_run_is_a_warning(tmp_path: Path, own_wandb_service: None) -> None:
+    """Slurm's scancel TERMs every process of the job, W&B's service too: training keeps logging to jsonl."""
+    import wandb
+
+    log = MetricsLog(str(tmp_path), enabled=True)
+    log.start_wandb(section("logger", mode=LoggerMode.offline), str(tmp_path), new_run_id(), {})
+    log.log({"step": 1, "loss": 2.0})
+    wandb.teardown()  # the service is gone, as after the job's TERM
+    log.log({"step": 2, "loss": 1.5})
+    log.log({"step": 3, "loss": 1.0})
+    assert log.wandb is None and log.wandb_location().startswith("stopped (")
+    log.close()
+    lines = _lines(tmp_path / "metrics.jsonl")
+    assert [line.get("step") for line in lines] == [1, 2, 2, 3]
+    assert lines[2]["event"] == "wandb_unavailable"
