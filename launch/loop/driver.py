@@ -93,6 +93,8 @@ def decide(ctx: S.LoopContext, r: int) -> None:
     report.write_report(ctx.dir, book)
     wandb = LoopWandb(ctx.dir, ctx.loop.wandb.mode, ctx.loop.wandb.project, config=_wandb_config(ctx))
     wandb.log_round(book["rounds"][r])
+    if r > 0:
+        wandb.link_generated_dataset(S.synthetic_dir(ctx, r), S.generator_checkpoint(ctx, r), r)
     wandb.finish()
     ledger.mark_done(ctx.dir, r, "decide", {"stopped": stopped})
 

@@ -8,6 +8,7 @@ loop_report.html hold everything.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from pathlib import Path
@@ -70,6 +71,23 @@ class LoopWandb:
     def log_round(self, entry: dict[str, Any]) -> None:
         if self.run is not None:
             self.run.log(round_metrics(entry))
+
+    def link_generated_dataset(self, dataset_dir: str | Path, generator_checkpoint: str | Path,
+                               round_index: int) -> None:
+        """Lineage: round r's synthetic dataset was made from the checkpoint's model artifact (step_N of the
+        training run, which logged it at save). Needs the training run's W&B id from the checkpoint."""
+        if self.run is None:
+            return
+        from openpretrain.wandb_lineage import log_generated_dataset
+
+        client = json.loads((Path(generator_checkpoint) / "client_state.json").read_text())
+        train_run_id = client.get("train", {}).get("wandb_run_id")
+        if not train_run_id:
+            log.warning("round %d: the generator checkpoint has no W&B run id; dataset lineage not linked",
+                        round_index)
+            return
+        log_generated_dataset(self.run, dataset_dir, generator_checkpoint, train_run_id, int(client["step"]),
+                              aliases=[f"round_{round_index}"])
 
     def finish(self) -> None:
         if self.run is not None:

@@ -18,6 +18,7 @@ from launch.loop.ledger import MEMORIZATION_KEYS, ROUND_KEYS
 from openpretrain.manifest import load_manifest
 from tests.conftest import REPO_ROOT
 from tests.loop.loop_helpers import loop_argv, loop_env, prepare_real, run_loop
+from tests.wandb_offline import offline_runs
 
 pytestmark = pytest.mark.slow
 CAP = 0.2
@@ -49,7 +50,17 @@ def test_two_rounds_fill_the_ledger_report_and_wandb(world):
     assert one["checkpoint"].endswith("run/checkpoints/step_40") and zero["checkpoint"].endswith("step_20")
     report = (world / "a" / "loop_report.html").read_text()
     assert "real_val_bpb" in report and (world / "a" / "loop_report" / "real_val_bpb.png").stat().st_size > 0
-    assert list((world / "a").glob("wandb/offline-run-*"))  # one W&B run for the loop
+    runs = offline_runs(world / "a" / "wandb")  # each round's decide step resumes the loop's one W&B run
+    assert len({run.id for run in runs}) == 1
+    logged = [a for run in runs for a in run.logged_artifacts()]
+    [generated] = [a for a in logged if a.type == "dataset" and not a.use_after_commit]
+    assert "round_1" in generated.aliases  # round 1's synthetic dataset ...
+    [generator] = [a for run in runs for a in run.used_artifacts()]  # ... from round 0's checkpoint (step_20)
+    step_20 = world / "a" / "run" / "checkpoints" / "step_20"
+    train_run_id = json.loads((step_20 / "client_state.json").read_text())["train"]["wandb_run_id"]
+    assert (generator.type, generator.name) == ("model", f"model-{train_run_id}")  # the training run's model
+    refs = [entry.ref for entry in generator.manifest.contents]
+    assert refs and all(ref.startswith("file://") and f"{step_20}/" in ref for ref in refs), refs
 
 
 def test_every_synthetic_document_has_provenance_and_the_mix_respects_the_cap(world):
