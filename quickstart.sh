@@ -11,6 +11,9 @@ cd "$(dirname "$0")"
 bash scripts/setup_venv.sh
 PYTHON=.venv/bin/python  # called by its path, so this works in any shell, now or later
 
+# DeepSpeed JIT-builds its CPU ops once per cache: one cache per .venv, so a fresh venv never meets a
+# half-written build or a stale lock that a killed process left in ~/.cache, and checkouts never race.
+export TORCH_EXTENSIONS_DIR="${TORCH_EXTENSIONS_DIR:-$PWD/.venv/torch_extensions}"
 export DS_ACCELERATOR="${DS_ACCELERATOR:-cpu}" WANDB_MODE="${WANDB_MODE:-offline}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 DATA=runs/quickstart/data
 RUN=runs/quickstart/train

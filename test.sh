@@ -6,4 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup_venv.sh
+# DeepSpeed JIT-builds its CPU ops once per cache: one cache per .venv, so a fresh venv never meets a
+# half-written build or a stale lock that a killed process left in ~/.cache, and checkouts never race.
+export TORCH_EXTENSIONS_DIR="${TORCH_EXTENSIONS_DIR:-$PWD/.venv/torch_extensions}"
 exec .venv/bin/python -m pytest -q "$@"
