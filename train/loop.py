@@ -78,6 +78,7 @@ class Trainer:
         self.checkpoints.register("data", self.train_data)
         self.checkpoints.register("rng", RngState(cfg.seed, env.rank, env.world_size, self.state))
         self.checkpoints.register("objective", self.objective)
+        self.checkpoints.register("stability", self.spikes)
         if plan is not None:
             self.checkpoints.load(plan)
         else:

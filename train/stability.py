@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from openpretrain.errors import UserError
 from train.config import StabilityConfig
@@ -28,6 +29,16 @@ class SpikeDetector:
     @property
     def running_mean(self) -> float | None:
         return sum(self.history) / len(self.history) if self.history else None
+
+    def state_dict(self) -> dict[str, Any]:
+        """The recent losses: a resumed run judges its next loss against the same mean as an unbroken one."""
+        return {"history": list(self.history)}
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None:
+        """``None``: a checkpoint from before the history was saved; judging restarts after min_history."""
+        self.history.clear()
+        if state:
+            self.history.extend(float(x) for x in state["history"])
 
     def is_spike(self, loss: float) -> bool:
         """Judge ``loss``; a normal loss joins the history, a spike or non-finite loss does not."""

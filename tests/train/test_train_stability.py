@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -26,6 +27,24 @@ def test_spike_needs_history_and_factor() -> None:
         det.is_spike(2.0)
     assert det.running_mean == pytest.approx(2.0)  # the window slides
     assert det.is_spike(4.5)
+
+
+def test_spike_history_survives_a_checkpoint() -> None:
+    """A resumed run judges its next loss exactly as the unbroken run does (the history is saved)."""
+    cfg = section("stability", spike_factor=2.0, spike_window=4, spike_min_history=3)
+    unbroken, saved = SpikeDetector(cfg), SpikeDetector(cfg)
+    for loss in (10.0, 11.0, 9.0, 10.0, 12.0):
+        unbroken.is_spike(loss)
+        saved.is_spike(loss)
+    resumed = SpikeDetector(cfg)
+    resumed.load_state_dict(json.loads(json.dumps(saved.state_dict())))  # as client_state.json holds it
+    assert resumed.running_mean == unbroken.running_mean
+    assert resumed.is_spike(23.0) and unbroken.is_spike(23.0)  # judged at once: no min_history warm-up again
+    fresh = SpikeDetector(cfg)
+    assert not fresh.is_spike(23.0)  # what a resume without the history did: the spike went through
+    old = SpikeDetector(cfg)
+    old.load_state_dict(None)  # a checkpoint saved before the history was: starts empty, no error
+    assert old.running_mean is None
 
 
 def test_spike_detection_off() -> None:

@@ -154,12 +154,13 @@ class CheckpointManager:
                 part.load_state_dict(client.get(name))
 
     def rollback(self) -> store.CheckpointRef | None:
-        """Back to the newest complete checkpoint (model, optimizer, counters); data and RNG go on as they are."""
+        """Back to the newest complete checkpoint (model, optimizer, counters); data, RNG and the spike
+        detector's loss history go on as they are (the losses before the spike were judged normal)."""
         refs = store.complete_checkpoints(self.run_dir)
         if not refs:
             return None
         ref = refs[-1] if refs[-1].path in self._trusted else self._newest_verified(refs)
-        self.load(self._plan(ref), skip=("data", "rng"))
+        self.load(self._plan(ref), skip=("data", "rng", "stability"))
         return ref
 
     # -- saving -----------------------------------------------------------------------------------------
