@@ -66,7 +66,8 @@ def test_tar_bytes_equal_tarfile_and_read_back_with_webdataset(tmp_path) -> None
     read = list(wds.WebDataset(str(tmp_path / "s.tar"), shardshuffle=False))
     assert [r["__key__"] for r in read] == [sample_key(7, i) for i in range(5)]
     assert np.array_equal(np.load(io.BytesIO(read[3][TOKENS_EXT])), items[3][0])
-    assert offsets[0] == 0 and all(payload[o:o + 13].decode() == sample_key(7, i) for i, o in enumerate(offsets))
+    assert offsets[0] == 0 and all(payload[o:o + 13].decode() == sample_key(7, i) for i, o in enumerate(offsets[:-1]))
+    assert len(offsets) == 6 and payload[offsets[-1]:] == b"\0" * (len(payload) - offsets[-1])  # end of archive
 
 
 def _np_save(array: np.ndarray) -> bytes:
