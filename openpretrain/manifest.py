@@ -70,10 +70,13 @@ class ShardInfo:
     offsets: list[int] | None = None  # format 1 only: the same offsets inline (no end entry)
 
     def to_dict(self) -> dict[str, Any]:
-        """The manifest entry; ``offsets`` only when a format-1 shard carries them."""
+        """The manifest entry: the index fields, or (a format-1 shard) the inline ``offsets``."""
         data = asdict(self)
         if data["offsets"] is None:
             data.pop("offsets")
+        if data["index"] is None:
+            for key in ("index", "index_bytes", "index_sha256"):
+                data.pop(key)
         return data
 
 
