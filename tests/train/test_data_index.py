@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import train.data.datasets as datasets_module
 from openpretrain.errors import UserError
 from openpretrain.manifest import load_manifest, shard_name
-from openpretrain.shard_index import index_name
+from openpretrain.shard_index import BadIndex, index_name, index_payload, load_index
 from tests.train.test_data_loader import SEQ_LEN, ids_of, make_cfg, make_dataset, take
 from train.config import OnCorrupt
 from train.data import build_train_data, build_val_batches, data_info
@@ -117,3 +118,22 @@ def test_training_start_up_reads_each_manifest_once(tmp_path, monkeypatch):
         assert len(ids_of(take(data, 2))) == 4
     assert build_val_batches(cfg, 0, 1, objective, info)[0].inputs.shape == (2, SEQ_LEN)
     assert sorted(reads) == sorted([str(alpha), str(beta)])
+
+
+@pytest.mark.parametrize(("boundaries", "samples", "shard_bytes", "reason"), [
+    ([0, 512, 1024], 3, 2048, r"holds \(3,\) uint64, expected \(4,\)"),
+    ([0, 1024, 512, 2048], 3, 4096, "do not start at 0 and increase"),
+    ([512, 1024, 1536, 2048], 3, 4096, "do not start at 0 and increase"),
+    ([0, 512, 1024, 8192], 3, 4096, "points past the end of the shard"),
+])
+def test_index_contents_are_checked(tmp_path, boundaries, samples, shard_bytes, reason):
+    path = tmp_path / "shard-000000.idx"
+    payload = index_payload(boundaries)
+    path.write_bytes(payload)
+    sha = hashlib.sha256(payload).hexdigest()
+    with pytest.raises(BadIndex, match=reason):
+        load_index(str(path), samples, len(payload), sha, shard_bytes)
+    good = index_payload([0, 512, 1024, 2048])
+    path.write_bytes(good)
+    loaded = load_index(str(path), 3, len(good), hashlib.sha256(good).hexdigest(), 4096)
+    assert isinstance(loaded, np.memmap) and loaded.tolist() == [0, 512, 1024, 2048]
