@@ -157,6 +157,7 @@ def startup(data: str, run_dir: str) -> dict:
     ranges = [train.readers[p.dataset]._byte_range(p.slot, train.readers[p.dataset]._fd(p.slot), p.index)
               for p in plan]
     marks["first_batch"] = time.perf_counter()
+    opened = [len(r.loaded_indexes()) for r in train.readers if hasattr(r, "loaded_indexes")]  # format-2 code
     state = train.state_dict()
     state["datasets"][0]["consumed"] = state["global_samples"] = train.orders[0].samples_per_epoch * 5 // 2
     train.load_state_dict(state)
@@ -167,7 +168,7 @@ def startup(data: str, run_dir: str) -> dict:
     timings = {f"{b}_s": round(marks[b] - marks[a], 4) for a, b in zip(steps, steps[1:])}
     return {"seconds": round(marks["resume"] - marks["start"], 4), **timings, "manifest_reads": len(reads),
             "first_batch_rows": len(plan), "resume_rows": len(resumed),
-            "first_range_bytes": ranges[0][1] - ranges[0][0]}
+            "first_range_bytes": ranges[0][1] - ranges[0][0], "indexes_opened": sum(opened) if opened else None}
 
 
 def measure_one(samples: int, workdir: str, fmt: int, code_root: str, keep: bool) -> dict:
@@ -209,8 +210,8 @@ def run_startup(sizes: list[int], workdir: str, fmt: int = 2, code_root: str = R
 
 
 def print_table(rows: list[dict]) -> None:
-    columns = ["format", "size", "shards", "manifest_bytes", "manifest_reads", "data_info_s", "train_data_s",
-               "first_batch_s", "seconds", "peak_rss_mb", "rss_growth_mb"]
+    columns = ["format", "size", "shards", "manifest_bytes", "manifest_reads", "indexes_opened", "data_info_s",
+               "train_data_s", "first_batch_s", "seconds", "peak_rss_mb", "rss_growth_mb"]
     print(" | ".join(columns))
     for row in rows:
         print(" | ".join(str(row.get(c)) for c in columns))
