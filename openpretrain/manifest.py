@@ -4,6 +4,12 @@
 dtype and every shard with its size and checksum. Each WebDataset sample holds one packed sequence of
 ``seq_len + 1`` token ids (``tokens.npy``) and a JSON sidecar (``meta.json``) with the document
 boundaries inside it and the ids/sources of the documents it came from.
+
+Format 2 (this one) keeps manifest.json O(shards): nothing per sample is in it. Each shard's sample
+offsets live in a sidecar index next to its tar (``train/shard-000007.idx``, see
+``openpretrain.shard_index``), recorded per shard as ``index`` (path), ``index_bytes`` and
+``index_sha256``. Format 1 manifests, which held every sample's offset inline (``offsets``), still load:
+their shards carry ``offsets`` and no ``index``.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from typing import Any
 
 from openpretrain.errors import UserError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: per-sample offsets inline in manifest.json
 MANIFEST_NAME = "manifest.json"
 TOKENIZER_NAME = "tokenizer.json"
 TOKENS_EXT = "tokens.npy"
@@ -55,9 +62,22 @@ class ShardInfo:
     tokens: int
     bytes: int
     sha256: str
-    # Byte offset of every sample's first tar member inside the shard: lets a reader seek straight to a
-    # sample (resume without replay).
-    offsets: list[int] = field(default_factory=list)
+    # The sidecar index (format 2): the byte offset of every sample inside the tar, so a reader seeks
+    # straight to a sample (resume without replay). Path relative to the manifest's directory.
+    index: str | None = None
+    index_bytes: int = 0
+    index_sha256: str = ""
+    offsets: list[int] | None = None  # format 1 only: the same offsets inline (no end entry)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest entry: the index fields, or (a format-1 shard) the inline ``offsets``."""
+        data = asdict(self)
+        if data["offsets"] is None:
+            data.pop("offsets")
+        if data["index"] is None:
+            for key in ("index", "index_bytes", "index_sha256"):
+                data.pop(key)
+        return data
 
 
 @dataclass
@@ -101,9 +121,13 @@ class Manifest:
         text_bytes, tokens = self.stats.get("text_bytes"), self.stats.get("text_tokens")
         return text_bytes / tokens if text_bytes and tokens else None
 
+    def index_path(self, shard: ShardInfo) -> str | None:
+        return os.path.join(self.root, shard.index) if shard.index else None
+
     def to_json(self) -> str:
         data = asdict(self)
         data.pop("root")
+        data["shards"] = [s.to_dict() for s in self.shards]
         return json.dumps(data, indent=2, sort_keys=False)
 
     def write(self, directory: str) -> str:
@@ -128,9 +152,10 @@ def load_manifest(directory: str) -> Manifest:
             raw = json.load(fh)
     except (OSError, json.JSONDecodeError) as exc:
         raise UserError(f"cannot read {path}: {exc}") from exc
-    version = raw.get("format_version")
-    if version != FORMAT_VERSION:
-        raise UserError(f"{path}: format_version {version!r} is not supported (expected {FORMAT_VERSION})")
+    version = raw.get("format_version") if isinstance(raw, dict) else None
+    if version not in READABLE_VERSIONS:
+        raise UserError(f"{path}: format_version {version!r} is not supported (this version reads "
+                        f"{list(READABLE_VERSIONS)}); re-run data_prep with this version to rewrite it")
     try:
         manifest = Manifest(
             format_version=version,

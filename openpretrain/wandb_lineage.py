@@ -2,8 +2,8 @@
 
 The lineage graph a person sees in W&B:  prep run -> dataset -> training run -> model (step_N, latest)
 -> generation (the loop's round r) -> synthetic dataset -> next training run. Artifacts hold the small
-files (manifest, tokenizer, report); shards and checkpoints are added by reference (``file://`` URIs,
-no checksum pass, nothing uploaded), so logging costs a directory listing, not a copy.
+files (manifest, tokenizer, report); shards (tars and their .idx indexes) and checkpoints are added by
+reference (``file://`` URIs, no checksum pass, nothing uploaded), so logging costs a directory listing, not a copy.
 
 A dataset artifact is built the same way by the run that logs it and by every run that uses it: the
 same entries give the same digest, so W&B resolves both to one version and draws the edge. W&B
@@ -61,6 +61,8 @@ def dataset_artifact(out_dir: str | os.PathLike, name: str | None = None):
         artifact.add_file(str(png), name=f"{_REPORT_ASSETS}/{png.name}")
     for shard in manifest["shards"]:
         artifact.add_reference(_uri(root / shard["path"]), name=shard["path"], checksum=False)
+        if shard.get("index"):  # format 2: the sidecar index of the tar's sample offsets
+            artifact.add_reference(_uri(root / shard["index"]), name=shard["index"], checksum=False)
     return artifact
 
 

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from openpretrain.manifest import sample_key
@@ -38,7 +39,8 @@ def test_corrupt_sample_is_skipped_counted_and_logged(prepared_dir, tmp_path):
     copy, shard = _copy(prepared_dir, tmp_path)
     path = copy / shard["path"]
     data = bytearray(path.read_bytes())
-    data[shard["offsets"][2]:shard["offsets"][2] + 100] = b"\xff" * 100  # sample 2's tar header
+    start = int(np.load(copy / shard["index"])[2])
+    data[start:start + 100] = b"\xff" * 100  # sample 2's tar header
     path.write_bytes(bytes(data))
     run_dir = tmp_path / "run"
     proc = run_module("train", f"data.path={copy}", f"run_dir={run_dir}", "max_steps=3", "log_every=1",

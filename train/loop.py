@@ -71,8 +71,8 @@ class Trainer:
         self.n_params = sum(p.numel() for p in model.parameters())
         flops_per_token = model_flops_per_token(model, self.info.seq_len)
         self.engine = build_engine(model, cfg, env, load_universal=plan is not None and plan.universal)
-        self.train_data = build_train_data(cfg, env.rank, env.world_size, self.objective)
-        self.val_batches = build_val_batches(cfg, env.rank, env.world_size, self.objective)
+        self.train_data = build_train_data(cfg, env.rank, env.world_size, self.objective, self.info)
+        self.val_batches = build_val_batches(cfg, env.rank, env.world_size, self.objective, self.info)
         self.checkpoints.engine = self.engine
         self.checkpoints.register("train", self.state)
         self.checkpoints.register("data", self.train_data)

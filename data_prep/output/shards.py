@@ -1,8 +1,10 @@
-"""WebDataset tar shards, written deterministically and atomically.
+"""WebDataset tar shards and their sidecar indexes, written deterministically and atomically.
 
 Every tar header is fixed (mtime 0, uid/gid 0, no user names, mode 0644), so the same samples always give
 the same bytes: a rerun after a crash reproduces a shard exactly. A shard is built in memory, written under
-a temporary name and renamed; a shard that already exists with the same content is left untouched.
+a temporary name and renamed; a shard that already exists with the same content is left untouched. The
+index (``shard-NNNNNN.idx``, ``openpretrain.shard_index``) is written first, the same way: a tar on disk
+always has its index next to it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 
 from openpretrain.errors import UserError
 from openpretrain.manifest import META_EXT, TOKENS_EXT, ShardInfo, sample_key, shard_name
+from openpretrain.shard_index import index_name, index_payload
 
 BLOCK = tarfile.BLOCKSIZE  # 512
 RECORD = tarfile.RECORDSIZE  # a tar ends with two zero blocks, padded to a multiple of this
@@ -73,7 +76,7 @@ def meta_bytes(meta: dict[str, Any]) -> bytes:
 
 
 def build_tar(shard_index: int, samples: list[tuple[np.ndarray, dict[str, Any]]]) -> tuple[bytes, list[int]]:
-    """The tar's bytes and the byte offset of each sample's first member."""
+    """The tar's bytes and its sample boundaries: each sample's first member, then the end of the last."""
     parts: list[bytes] = []
     offsets = []
     position = 0
@@ -84,6 +87,7 @@ def build_tar(shard_index: int, samples: list[tuple[np.ndarray, dict[str, Any]]]
             pad = _padding(len(payload))
             parts += (_ustar_header(f"{key}.{ext}", len(payload)), payload, pad)
             position += BLOCK + len(payload) + len(pad)
+    offsets.append(position)
     end = position + 2 * BLOCK
     parts.append(b"\0" * (2 * BLOCK + (-end % RECORD)))
     return b"".join(parts), offsets
@@ -99,12 +103,9 @@ def write_atomic(path: str, payload: bytes) -> None:
     os.replace(tmp, path)
 
 
-def write_shard(out_dir: str, split: str, shard_index: int,
-                samples: list[tuple[np.ndarray, dict[str, Any]]]) -> ShardInfo:
-    payload, offsets = build_tar(shard_index, samples)
+def _write_once(path: str, payload: bytes) -> str:
+    """Write ``payload`` unless ``path`` already holds it; returns its sha256."""
     sha = hashlib.sha256(payload).hexdigest()
-    rel = shard_name(split, shard_index)
-    path = os.path.join(out_dir, rel)
     if os.path.exists(path):
         # Written before an interruption; being deterministic it must hold exactly these bytes.
         with open(path, "rb") as fh:
@@ -112,9 +113,19 @@ def write_shard(out_dir: str, split: str, shard_index: int,
                 raise UserError(f"{path} exists with different content: out_dir holds another run's shards")
     else:
         write_atomic(path, payload)
+    return sha
+
+
+def write_shard(out_dir: str, split: str, shard_index: int,
+                samples: list[tuple[np.ndarray, dict[str, Any]]]) -> ShardInfo:
+    payload, boundaries = build_tar(shard_index, samples)
+    rel = shard_name(split, shard_index)
+    index_rel, index = index_name(rel), index_payload(boundaries)
+    index_sha = _write_once(os.path.join(out_dir, index_rel), index)
+    sha = _write_once(os.path.join(out_dir, rel), payload)
     tokens = sum(len(t) for t, _ in samples)
     return ShardInfo(path=rel, split=split, samples=len(samples), tokens=tokens, bytes=len(payload),
-                     sha256=sha, offsets=offsets)
+                     sha256=sha, index=index_rel, index_bytes=len(index), index_sha256=index_sha)
 
 
 class ShardWriter:

@@ -29,7 +29,7 @@ from openpretrain.manifest import SPLITS
 # Task t owns shard indices [t * SHARDS_PER_TASK, (t + 1) * SHARDS_PER_TASK): unique across machines
 # without coordination. One task would need more than 10^5 shards (~10^11 tokens) to collide.
 SHARDS_PER_TASK = 100_000
-SHARD_TEMP = re.compile(r"shard-(\d+)\.tar\.tmp\d+")  # see shards.write_atomic
+SHARD_TEMP = re.compile(r"shard-(\d+)\.(?:tar|idx)\.tmp\d+")  # see shards.write_atomic
 
 
 @dataclass

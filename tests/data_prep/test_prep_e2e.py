@@ -31,7 +31,9 @@ def test_manifest_matches_files(prepared_dir: Path) -> None:
         payload = Path(manifest.shard_path(shard)).read_bytes()
         assert len(payload) == shard.bytes
         assert hashlib.sha256(payload).hexdigest() == shard.sha256
-        assert len(shard.offsets) == shard.samples
+        index = Path(manifest.index_path(shard)).read_bytes()
+        assert len(index) == shard.index_bytes and hashlib.sha256(index).hexdigest() == shard.index_sha256
+        assert shard.offsets is None and manifest.format_version == 2
     stats = manifest.stats
     assert stats["docs_in"] == 400
     assert stats["docs_in"] == stats["docs_written"] + sum(stats["rejected"].values())
@@ -62,14 +64,19 @@ def test_samples_are_packed_documents(prepared_dir: Path) -> None:
     assert first_doc and first_doc == first_doc.strip()  # cleaning strips every document
 
 
-def test_offsets_seek_to_samples(prepared_dir: Path) -> None:
+def test_index_offsets_seek_to_samples(prepared_dir: Path) -> None:
     manifest = load_manifest(str(prepared_dir))
     shard = manifest.shards_for("val")[0]
+    boundaries = np.load(manifest.index_path(shard))
+    assert boundaries.dtype == np.uint64 and len(boundaries) == shard.samples + 1
     with open(manifest.shard_path(shard), "rb") as fh:
-        for index, offset in enumerate(shard.offsets):
-            fh.seek(offset)
+        for index, offset in enumerate(boundaries[:-1]):
+            fh.seek(int(offset))
             name = fh.read(100).split(b"\0")[0].decode()
             assert name.endswith(f"_{index:06d}.{TOKENS_EXT}")
+        fh.seek(int(boundaries[-1]))
+        assert set(fh.read()) == {0}  # the last sample ends where the end-of-archive blocks begin
+    assert '"offsets"' not in (prepared_dir / "manifest.json").read_text()  # nothing per sample in the manifest
 
 
 def test_bad_override_fails_in_one_line(tmp_path: Path) -> None:

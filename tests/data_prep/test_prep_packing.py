@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tarfile
 
 import numpy as np
+import pytest
 import webdataset as wds
 
 from data_prep.output.packing import Packer
 from data_prep.output.shards import build_tar, meta_bytes, npy_bytes, write_shard
+from openpretrain.errors import UserError
 from openpretrain.manifest import META_EXT, TOKENS_EXT, sample_key
 
 EOS = 0
@@ -66,7 +69,8 @@ def test_tar_bytes_equal_tarfile_and_read_back_with_webdataset(tmp_path) -> None
     read = list(wds.WebDataset(str(tmp_path / "s.tar"), shardshuffle=False))
     assert [r["__key__"] for r in read] == [sample_key(7, i) for i in range(5)]
     assert np.array_equal(np.load(io.BytesIO(read[3][TOKENS_EXT])), items[3][0])
-    assert offsets[0] == 0 and all(payload[o:o + 13].decode() == sample_key(7, i) for i, o in enumerate(offsets))
+    assert offsets[0] == 0 and all(payload[o:o + 13].decode() == sample_key(7, i) for i, o in enumerate(offsets[:-1]))
+    assert len(offsets) == 6 and payload[offsets[-1]:] == b"\0" * (len(payload) - offsets[-1])  # end of archive
 
 
 def _np_save(array: np.ndarray) -> bytes:
@@ -81,3 +85,21 @@ def test_existing_shard_is_kept_and_identical(tmp_path) -> None:
     mtime = path.stat().st_mtime_ns
     again = write_shard(str(tmp_path), "train", 0, samples(3))
     assert again == first and path.stat().st_mtime_ns == mtime
+
+
+def test_shard_index_is_written_with_the_tar_and_recorded(tmp_path) -> None:
+    shard = write_shard(str(tmp_path), "val", 3, samples(4))
+    index = (tmp_path / shard.index).read_bytes()
+    assert shard.index == "val/shard-000003.idx" and shard.offsets is None
+    assert len(index) == shard.index_bytes and hashlib.sha256(index).hexdigest() == shard.index_sha256
+    payload, boundaries = build_tar(3, samples(4))
+    assert np.load(io.BytesIO(index)).tolist() == boundaries
+
+
+def test_rerun_after_a_crash_between_index_and_tar(tmp_path) -> None:
+    first = write_shard(str(tmp_path), "train", 0, samples(3))
+    (tmp_path / first.path).unlink()  # killed after the index was renamed, before the tar was
+    assert write_shard(str(tmp_path), "train", 0, samples(3)) == first
+    (tmp_path / first.index).write_bytes(b"another run's index")
+    with pytest.raises(UserError, match="shard-000000.idx exists with different content"):
+        write_shard(str(tmp_path), "train", 0, samples(3))

@@ -48,7 +48,8 @@ def test_prep_run_logs_config_tables_and_the_dataset_artifact(tmp_path: Path) ->
     files = {e.path: e.ref for e in dataset.manifest.contents}
     assert {"manifest.json", "tokenizer.json", "report.html", "report/rejections.png"} <= set(files)
     shards = {path: ref for path, ref in files.items() if ref}
-    assert sorted(shards) == sorted(s.path for s in manifest.shards) and len(shards) > 1
+    assert sorted(shards) == sorted([s.path for s in manifest.shards] + [s.index for s in manifest.shards])
+    assert len(shards) > 2
     assert all(ref == (out / path).resolve().as_uri() for path, ref in shards.items()), "shards by reference"
 
 

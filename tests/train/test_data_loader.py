@@ -25,6 +25,7 @@ from openpretrain.manifest import (
     sample_key,
     shard_name,
 )
+from openpretrain.shard_index import index_name, index_payload
 from tests.train.configs import section, train_config
 from train.config import DataConfig, MixEntry, OnCorrupt, TrainConfig
 from train.data import IGNORE_INDEX, build_train_data, build_val_batches, data_info
@@ -40,8 +41,9 @@ def _npy(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _write_shard(root: Path, split: str, number: int, samples: int, tag: int) -> ShardInfo:
-    """A Contract-2 tar; token 1..3 encode (dataset tag, shard, index) so rows can be checked against ids."""
+def _write_shard(root: Path, split: str, number: int, samples: int, tag: int, inline: bool = False) -> ShardInfo:
+    """A Contract-2 tar and its index; token 1..3 encode (dataset tag, shard, index) so rows can be checked
+    against ids. ``inline``: a format-1 entry (offsets in the manifest, no index file)."""
     buf, offsets = io.BytesIO(), []
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for index in range(samples):
@@ -53,23 +55,33 @@ def _write_shard(root: Path, split: str, number: int, samples: int, tag: int) ->
                 info = tarfile.TarInfo(f"{key}.{ext}")
                 info.size = len(payload)
                 tar.addfile(info, io.BytesIO(payload))
+        end = tar.offset
     data = buf.getvalue()
-    path = root / shard_name(split, number)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return ShardInfo(path=shard_name(split, number), split=split, samples=samples, tokens=samples * (SEQ_LEN + 1),
-                     bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), offsets=offsets)
+    name = shard_name(split, number)
+    (root / name).parent.mkdir(parents=True, exist_ok=True)
+    (root / name).write_bytes(data)
+    shard = ShardInfo(path=name, split=split, samples=samples, tokens=samples * (SEQ_LEN + 1), bytes=len(data),
+                      sha256=hashlib.sha256(data).hexdigest())
+    if inline:
+        shard.offsets = offsets
+        return shard
+    index = index_payload([*offsets, end])
+    (root / index_name(name)).write_bytes(index)
+    shard.index, shard.index_bytes, shard.index_sha256 = index_name(name), len(index), hashlib.sha256(index).hexdigest()
+    return shard
 
 
 def make_dataset(root: Path, train_shards: list[int], val_shards: list[int] = (), tag: int = 1,
-                 tokenizer: bytes = b'{"fake": "tokenizer"}') -> Path:
-    """A prepared directory (manifest, tokenizer, train/val tars) with the given samples per shard."""
+                 tokenizer: bytes = b'{"fake": "tokenizer"}', format_version: int = FORMAT_VERSION) -> Path:
+    """A prepared directory (manifest, tokenizer, train/val tars and indexes) with the given samples per
+    shard; ``format_version=1`` writes the old layout (offsets inline, no index files)."""
     root.mkdir(parents=True, exist_ok=True)
     (root / TOKENIZER_NAME).write_bytes(tokenizer)
-    shards = [_write_shard(root, "train", i, n, tag) for i, n in enumerate(train_shards)]
-    shards += [_write_shard(root, "val", i, n, tag) for i, n in enumerate(val_shards)]
+    inline = format_version == 1
+    shards = [_write_shard(root, "train", i, n, tag, inline) for i, n in enumerate(train_shards)]
+    shards += [_write_shard(root, "val", i, n, tag, inline) for i, n in enumerate(val_shards)]
     Manifest(
-        format_version=FORMAT_VERSION, seq_len=SEQ_LEN, token_dtype="uint16",
+        format_version=format_version, seq_len=SEQ_LEN, token_dtype="uint16",
         tokenizer=TokenizerInfo(file=TOKENIZER_NAME, vocab_size=VOCAB, eos_id=EOS, bos_id=None,
                                 sha256=hashlib.sha256(tokenizer).hexdigest()),
         shards=shards, stats={"text_bytes": 400, "text_tokens": 100},
@@ -232,7 +244,7 @@ def test_mix_with_different_tokenizers_is_refused(tmp_path, dataset):
 
 def _corrupt_middle_of_shard(root: Path, number: int) -> Path:
     path = root / shard_name("train", number)
-    second = json.loads((root / "manifest.json").read_text())["shards"][number]["offsets"][1]
+    second = int(np.load(root / index_name(shard_name("train", number)))[1])
     data = bytearray(path.read_bytes())
     data[second:second + 64] = b"\xff" * 64  # the second sample's tar header
     path.write_bytes(bytes(data))

@@ -66,7 +66,8 @@ def test_dataset_artifact_holds_small_files_and_references_the_shards(prepared_d
     assert artifact.type == "dataset" and artifact.name == f"dataset-{prepared_dir.name}"
     assert {"manifest.json", "tokenizer.json"} <= {p for p, e in entries.items() if not e.ref}
     shards = {p: e.ref for p, e in entries.items() if e.ref}
-    assert shards == {s["path"]: (prepared_dir / s["path"]).resolve().as_uri() for s in manifest["shards"]}
+    files = [s[key] for s in manifest["shards"] for key in ("path", "index")]
+    assert shards == {f: (prepared_dir / f).resolve().as_uri() for f in files}
     assert artifact.metadata["shards"] == len(manifest["shards"])
 
 

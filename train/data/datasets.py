@@ -121,25 +121,36 @@ def corrupt_shard_error(path: str, detail: str) -> UserError:
 
 
 def check_shard_files(datasets: list[Dataset], skip_corrupt: bool) -> None:
-    """Every shard exists with the size its manifest records: a stat per shard, so a missing or truncated
-    shard stops the run at start (before the slow imports), not hours in."""
+    """Every shard and its index exist with the sizes the manifest records: a stat each (never an open),
+    so a missing or truncated shard stops the run at start (before the slow imports), not hours in."""
     for dataset in datasets:
-        for shard in dataset.manifest.shards:
-            path = dataset.manifest.shard_path(shard)
-            try:
-                size = os.stat(path).st_size
-            except OSError as exc:
-                detail = f"cannot open ({exc.strerror})"
-            else:
-                if not shard.bytes or size == shard.bytes:
+        manifest = dataset.manifest
+        for shard in manifest.shards:
+            files = [(manifest.shard_path(shard), shard.bytes)]
+            if shard.index:
+                files.append((manifest.index_path(shard), shard.index_bytes))
+            for path, expected in files:
+                detail = _size_problem(path, expected)
+                if detail is None:
                     continue
-                detail = f"file has {size} bytes, manifest says {shard.bytes}"
-            if not skip_corrupt:
-                raise corrupt_shard_error(path, detail)
-            log.warning("%s: %s; its unreadable samples will be skipped", path, detail)
+                if not skip_corrupt:
+                    raise corrupt_shard_error(path, detail)
+                log.warning("%s: %s; its unreadable samples will be skipped", path, detail)
+
+
+def _size_problem(path: str, expected: int) -> str | None:
+    try:
+        size = os.stat(path).st_size
+    except OSError as exc:
+        return f"cannot open ({exc.strerror})"
+    if not expected or size == expected:
+        return None
+    return f"file has {size} bytes, manifest says {expected}"
 
 
 def data_info(cfg: TrainConfig) -> DataInfo:
+    """Everything about the run's data, from one read of each manifest: build it once per process and
+    hand it on (``build_train_data``/``build_val_batches``/``run_objective`` take it)."""
     datasets = load_datasets(cfg)
     check_shard_files(datasets, skip_corrupt=cfg.data.on_corrupt == OnCorrupt.skip)
     tokenizer = datasets[0].manifest.tokenizer

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from openpretrain.errors import UserError
 from train.config import OnCorrupt, TrainConfig
 from train.data.batches import Batch, BatchAssembler, PlannedSample
-from train.data.datasets import Dataset, data_info
+from train.data.datasets import DataInfo, Dataset, data_info
 from train.data.order import EpochOrder, Mixture
 from train.data.reader import SampleReader
 
@@ -215,32 +215,37 @@ def _open_ids_log(cfg: TrainConfig, rank: int):
     return open(os.path.join(directory, f"rank{rank:05d}.jsonl"), "a", encoding="utf-8")
 
 
-def _objective(cfg: TrainConfig, objective: Objective | None) -> Objective:
+def _objective(cfg: TrainConfig, objective: Objective | None, info: DataInfo) -> Objective:
     from train.objectives.build import run_objective
 
-    return objective if objective is not None else run_objective(cfg, data_info(cfg))
+    return objective if objective is not None else run_objective(cfg, info)
 
 
-def build_train_data(cfg: TrainConfig, rank: int, world_size: int, objective: Objective | None = None) -> TrainData:
-    """This rank's training stream; ``objective`` None = the one ``cfg.objective`` names."""
-    info = data_info(cfg)
-    return TrainData(cfg, rank, world_size, info.datasets, info.seq_len, info.eos_id, _objective(cfg, objective))
+def build_train_data(cfg: TrainConfig, rank: int, world_size: int, objective: Objective | None = None,
+                     info: DataInfo | None = None) -> TrainData:
+    """This rank's training stream; ``objective`` None = the one ``cfg.objective`` names; ``info`` None =
+    read the manifests now (a trainer passes the ``data_info`` it already has: one read per process)."""
+    info = info if info is not None else data_info(cfg)
+    return TrainData(cfg, rank, world_size, info.datasets, info.seq_len, info.eos_id,
+                     _objective(cfg, objective, info))
 
 
-def build_val_batches(cfg: TrainConfig, rank: int, world_size: int, objective: Objective | None = None) -> list[Batch]:
+def build_val_batches(cfg: TrainConfig, rank: int, world_size: int, objective: Objective | None = None,
+                      info: DataInfo | None = None) -> list[Batch]:
     """The first ``eval_batches`` global val batches (``micro × world_size`` samples), this rank's slice.
 
     Val splits are read in shard order, interleaved by the mixture weights; a val split smaller than one
-    global batch wraps around so every rank still gets a full batch.
+    global batch wraps around so every rank still gets a full batch. ``info`` as for ``build_train_data``.
     """
-    info = data_info(cfg)
+    info = info if info is not None else data_info(cfg)
     datasets = [d for d in info.datasets if d.shards("val")]
     if not datasets or cfg.eval_batches == 0:
         return []
     skip = cfg.data.on_corrupt == OnCorrupt.skip
     readers = [SampleReader(d, "val", skip) for d in datasets]
     orders = [EpochOrder([s.samples for s in d.shards("val")], cfg.seed, d.label, False, 1) for d in datasets]
-    assembler = BatchAssembler(datasets, readers, info.seq_len, info.eos_id, _objective(cfg, objective), val=True)
+    assembler = BatchAssembler(datasets, readers, info.seq_len, info.eos_id, _objective(cfg, objective, info),
+                               val=True)
     per_batch = cfg.micro_batch_size * world_size
     available = sum(o.samples_per_epoch for o in orders)
     n_batches = min(cfg.eval_batches, max(1, available // per_batch))

@@ -1,9 +1,13 @@
-"""Random access to one sample of a WebDataset shard by its byte offset (Contract 2's ``offsets``).
+"""Random access to one sample of a WebDataset shard by its byte offset (Contract 2's sidecar index).
 
 A read is one ``os.pread`` of the sample's byte range, parsed with ``tarfile``: no earlier sample is
-touched, so resume time does not depend on the position. Anything that does not look like the sample the
+touched, so resume time does not depend on the position. A shard's index (``shard-NNNNNN.idx``) is
+opened the first time the shard is read, memory-mapped, and checked against the manifest; shards never
+read never have their index opened, so start-up does not grow with the number of samples. Format-1
+manifests carry the offsets inline instead. Anything that does not look like the sample the
 manifest promises (missing or truncated file, bad tar header, missing member, wrong key, shape, dtype or
-token range) is corruption: an error naming the file, or with ``on_corrupt=skip`` a counted skip.
+token range) is corruption: an error naming the file, or with ``on_corrupt=skip`` a counted skip. A bad
+index is corruption too; with ``on_corrupt=skip`` the reader scans the tar's headers instead.
 """
 
 from __future__ import annotations
@@ -19,11 +23,14 @@ from collections import OrderedDict
 import numpy as np
 
 from openpretrain.manifest import META_EXT, TOKENS_EXT, ShardInfo, sample_key
+from openpretrain.shard_index import BadIndex, load_index
 from train.data.datasets import Dataset, corrupt_shard_error, shard_number
 
 log = logging.getLogger(__name__)
 
 _OPEN_SHARDS_PER_THREAD = 64
+# Indexes kept mapped (least recently loaded dropped first): one mapping each, far below vm.max_map_count.
+_INDEXES_KEPT = 4096
 
 
 class CorruptSample(Exception):
@@ -43,8 +50,7 @@ class SampleReader:
         self.skipped = 0
         self._lock = threading.Lock()
         self._local = threading.local()
-        self._offsets: dict[int, list[int]] = {}
-        self._sizes: dict[int, int] = {}
+        self._boundaries: OrderedDict[int, np.ndarray] = OrderedDict()
         self._warned: set[int] = set()
 
     def read(self, slot: int, index: int) -> tuple[np.ndarray, list[int]] | None:
@@ -120,25 +126,46 @@ class SampleReader:
         shard = self.shards[slot]
         if not 0 <= index < shard.samples:
             raise CorruptSample(f"index out of range (shard holds {shard.samples} samples)")
-        offsets, size = self._index(slot, fd)
-        if index >= len(offsets):
-            raise CorruptSample(f"shard ends after {len(offsets)} samples, manifest says {shard.samples}")
-        end = offsets[index + 1] if index + 1 < len(offsets) else size
-        return offsets[index], end
+        boundaries = self._index(slot, fd)
+        if index + 1 >= len(boundaries):
+            raise CorruptSample(f"shard ends after {len(boundaries) - 1} samples, manifest says {shard.samples}")
+        return int(boundaries[index]), int(boundaries[index + 1])
 
-    def _index(self, slot: int, fd: int) -> tuple[list[int], int]:
+    def loaded_indexes(self) -> list[int]:
+        """Slots whose index this reader has opened (and still holds)."""
         with self._lock:
-            if slot in self._offsets:
-                return self._offsets[slot], self._sizes[slot]
+            return list(self._boundaries)
+
+    def _index(self, slot: int, fd: int) -> np.ndarray:
+        """Sample boundaries of a shard (``samples + 1`` offsets), loaded on its first read."""
+        with self._lock:
+            cached = self._boundaries.get(slot)
+        if cached is not None:
+            return cached
         shard = self.shards[slot]
         size = os.fstat(fd).st_size
         if shard.bytes and size != shard.bytes:
             # Truncated or rewritten: offsets may point anywhere. Only the samples that still parse survive.
             self._note_size_mismatch(slot, size, shard)
-        offsets = shard.offsets or _scan_offsets(fd, size)
+        boundaries = self._load_boundaries(shard, fd, size)
         with self._lock:
-            self._offsets[slot], self._sizes[slot] = offsets, size
-        return offsets, size
+            self._boundaries[slot] = boundaries
+            if len(self._boundaries) > _INDEXES_KEPT:
+                self._boundaries.popitem(last=False)
+        return boundaries
+
+    def _load_boundaries(self, shard: ShardInfo, fd: int, size: int) -> np.ndarray:
+        manifest = self.dataset.manifest
+        if shard.index:
+            path = manifest.index_path(shard)
+            try:
+                return load_index(path, shard.samples, shard.index_bytes, shard.index_sha256, shard.bytes)
+            except BadIndex as exc:
+                if not self.skip_corrupt:
+                    raise CorruptSample(f"index {path}: {exc}") from None
+                log.warning("%s: %s; reading the offsets from the tar headers instead", path, exc)
+        offsets = shard.offsets or _scan_offsets(fd, size)  # format 1 inline, or the fallback scan
+        return np.asarray([*offsets, size], dtype=np.int64)
 
     def _note_size_mismatch(self, slot: int, size: int, shard: ShardInfo) -> None:
         message = f"file has {size} bytes, manifest says {shard.bytes}"
@@ -161,7 +188,7 @@ def _members(buf: bytes) -> dict[str, bytes]:
 
 
 def _scan_offsets(fd: int, size: int) -> list[int]:
-    """Fallback for manifests without offsets: one pass over the headers, the first member of each key."""
+    """Fallback for a missing or bad index: one pass over the headers, the first member of each key."""
     offsets, seen = [], set()
     try:
         with os.fdopen(os.dup(fd), "rb") as fh, tarfile.open(fileobj=fh, mode="r:") as tar:
