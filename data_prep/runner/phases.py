@@ -78,7 +78,7 @@ def _run(cfg: PrepConfig, raw_cfg: DictConfig, argv: list[str]) -> Manifest | No
     if two_pass and cfg.step in (Step.all, Step.filter):
         _run_phase("filter", task_ids, cfg, lambda t, bar: run_filter_task(cfg, ctx, t, bar))
         if cfg.step == Step.filter or (cfg.task_id is not None and not dedup_done(work_dir)):
-            print(f"filter phase done for task(s) {task_ids}; next: step=dedup once every task got here")
+            print(f"filter phase done for task(s) {task_ids}; next: step=dedup (or its buckets) once every task got here")
             return None
         _dedup(cfg, work_dir)
     if two_pass:
