@@ -36,8 +36,9 @@ def doc_numbers(task_id: int, first: int, count: int) -> np.ndarray:
     return (np.uint64(task_id) << np.uint64(TASK_SHIFT)) | np.arange(first, first + count, dtype=np.uint64)
 
 
-def task_of(docs: np.ndarray) -> np.ndarray:
-    return (docs >> np.uint64(TASK_SHIFT)).astype(np.int64)
+def doc_numbers_of_tasks(count: int) -> np.ndarray:
+    """The first document number of tasks 0 .. count-1."""
+    return np.arange(count, dtype=np.uint64) << np.uint64(TASK_SHIFT)
 
 
 def position_of(docs: np.ndarray) -> np.ndarray:

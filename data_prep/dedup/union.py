@@ -18,7 +18,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from data_prep.dedup.buckets import bucket_groups
-from data_prep.dedup.layout import DedupDirs, position_of, task_of
+from data_prep.dedup.layout import DedupDirs, doc_numbers_of_tasks, position_of
 from data_prep.dedup.removed import EXACT, NEAR, write_removed
 from data_prep.stages.filters.config import DedupConfig
 from openpretrain.errors import UserError
@@ -27,15 +27,17 @@ from openpretrain.errors import UserError
 def lookup_ids(docs: np.ndarray, markers: list[dict]) -> np.ndarray:
     """The id strings of ``docs`` (sorted document numbers), read from each task's signature files."""
     pieces = [np.zeros(0, dtype=str)]
-    tasks = task_of(docs)
-    for task_id in np.unique(tasks).tolist():
-        marker = markers[task_id]
+    bounds = np.searchsorted(docs, doc_numbers_of_tasks(len(markers) + 1))
+    for marker, lo, hi in zip(markers, bounds[:-1].tolist(), bounds[1:].tolist()):
+        if lo == hi:
+            continue
         first = np.cumsum([0, *marker["counts"]])
-        positions = position_of(docs[tasks == task_id])
-        part_of = np.searchsorted(first, positions, side="right") - 1
-        for part in np.unique(part_of).tolist():
+        positions = position_of(docs[lo:hi])
+        part_of = np.searchsorted(first, positions, side="right") - 1  # ascending, like positions
+        parts, starts = np.unique(part_of, return_index=True)
+        for part, a, b in zip(parts.tolist(), starts.tolist(), [*starts[1:].tolist(), len(positions)]):
             with np.load(marker["files"][part], allow_pickle=False) as data:
-                pieces.append(data["ids"][positions[part_of == part] - first[part]])
+                pieces.append(data["ids"][positions[a:b] - first[part]])
     return np.concatenate(pieces)
 
 
@@ -84,11 +86,13 @@ def near_losers(members: np.ndarray, sizes: np.ndarray, removed: np.ndarray, ran
 
 
 def _write_per_task(dirs: DedupDirs, docs: np.ndarray, ids: np.ndarray, losers: dict[str, np.ndarray]) -> None:
+    """``losers``: sorted document numbers by reason; a task's are one slice (its number is the high bits)."""
+    starts = doc_numbers_of_tasks(dirs.num_tasks + 1)
     for task_id in range(dirs.num_tasks):
         removed: dict[str, str] = {}
         for reason, chosen in losers.items():
-            mine = chosen[task_of(chosen) == task_id]
-            removed.update((str(i), reason) for i in ids[np.searchsorted(docs, mine)])
+            lo, hi = np.searchsorted(chosen, starts[task_id : task_id + 2])
+            removed.update((str(i), reason) for i in ids[np.searchsorted(docs, chosen[lo:hi])])
         write_removed(dirs.removed(task_id), removed)
 
 
