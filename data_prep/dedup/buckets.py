@@ -18,6 +18,7 @@ import glob
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,7 +27,32 @@ from data_prep.dedup.sort_runs import MB, run_paths
 from data_prep.stages.filters.config import DedupConfig
 
 RANGE_BYTES_PER_RECORD = 64  # gathered key + doc (+ lo), the lexsort index and the sorted copies
-Source = tuple[np.ndarray, tuple[np.ndarray, ...]]  # sorted keys, then the columns that travel with them
+
+
+@dataclass(frozen=True)
+class Source:
+    """Rows of one run file: the sorted key row, then the rows that travel with it (the doc row last).
+
+    Keys are searched through a memory map (a binary search touches a few pages); the records of a piece
+    are read with plain file reads, so the pages of a range do not stay mapped and count against the
+    step's memory (RSS) after the piece is done.
+    """
+
+    path: str
+    offset: int  # where the array data starts in the .npy file
+    length: int  # records per row
+    keys: np.ndarray  # the memory-mapped key row
+    rows: tuple[int, ...]  # flat row numbers: key row, then the others
+
+    def read(self, row: int, start: int, end: int) -> np.ndarray:
+        at = self.offset + (row * self.length + start) * 8
+        return np.fromfile(self.path, dtype=np.uint64, count=end - start, offset=at)
+
+
+def _sources(path: str, rows_per_kind: list[tuple[int, ...]]) -> list[Source]:
+    mapped = np.load(path, mmap_mode="r")
+    flat = mapped.reshape(-1, mapped.shape[-1])
+    return [Source(path, mapped.offset, flat.shape[1], flat[rows[0]], rows) for rows in rows_per_kind]
 
 
 def key_range(bucket_id: int, buckets: int) -> tuple[int, int]:
@@ -43,9 +69,8 @@ def _bound(keys: np.ndarray, value: int) -> int:
 
 def _groups(sources: list[Source], spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
     """(members, sizes) of the equal-key groups of >= 2 documents among the records in ``spans``."""
-    columns = [np.concatenate([src[0][a:b] for src, (a, b) in zip(sources, spans)])]
-    for c in range(len(sources[0][1])):
-        columns.append(np.concatenate([src[1][c][a:b] for src, (a, b) in zip(sources, spans)]))
+    columns = [np.concatenate([src.read(src.rows[c], a, b) for src, (a, b) in zip(sources, spans)])
+               for c in range(len(sources[0].rows))]
     *key_columns, docs = columns
     order = np.lexsort((docs, *reversed(key_columns)))
     key_columns = [col[order] for col in key_columns]
@@ -66,7 +91,7 @@ def _walk(sources: list[Source], lo: int, hi: int, limit: int,
     pending = [(lo, hi)]
     while pending:
         a, b = pending.pop()
-        spans = [(_bound(src[0], a), _bound(src[0], b)) for src in sources]
+        spans = [(_bound(src.keys, a), _bound(src.keys, b)) for src in sources]
         total = sum(end - start for start, end in spans)
         if total > limit and b - a > 1:
             middle = (a + b) // 2
@@ -104,9 +129,8 @@ class _GroupSink:
         self.files += 1
 
 
-def _mapped_runs(dirs: DedupDirs, markers: list[dict], kind: str) -> list[np.ndarray]:
-    return [np.load(path, mmap_mode="r") for m in markers
-            for path in run_paths(dirs.runs(m["task_id"]), kind, m[f"{kind}_runs"])]
+def _run_files(dirs: DedupDirs, markers: list[dict], kind: str) -> list[str]:
+    return [path for m in markers for path in run_paths(dirs.runs(m["task_id"]), kind, m[f"{kind}_runs"])]
 
 
 def run_bucket(dirs: DedupDirs, bucket_id: int, cfg: DedupConfig) -> dict[str, int]:
@@ -123,16 +147,17 @@ def run_bucket(dirs: DedupDirs, bucket_id: int, cfg: DedupConfig) -> dict[str, i
     counts = {}
     if cfg.exact:
         sink = _GroupSink(folder, "exact", limit // 2)
-        runs = _mapped_runs(dirs, markers, "exact")
+        runs = [src for path in _run_files(dirs, markers, "exact") for src in _sources(path, [(0, 1, 2)])]
         if runs:
-            _walk([(r[0], (r[1], r[2])) for r in runs], lo, hi, limit, sink.add)
+            _walk(runs, lo, hi, limit, sink.add)
         sink.flush()
         counts["exact_groups"] = sink.groups
     if cfg.near:
         sink = _GroupSink(folder, "near", limit // 2)
-        runs = _mapped_runs(dirs, markers, "near")
+        by_band = [(band, cfg.bands + band) for band in range(cfg.bands)]  # (2, bands, n): keys, then docs
+        runs = [_sources(path, by_band) for path in _run_files(dirs, markers, "near")]
         for band in range(cfg.bands if runs else 0):
-            _walk([(r[0, band], (r[1, band],)) for r in runs], lo, hi, limit, sink.add)
+            _walk([sources[band] for sources in runs], lo, hi, limit, sink.add)
         sink.flush()
         counts["near_groups"] = sink.groups
     os.replace(folder, final)

@@ -126,7 +126,8 @@ class DedupPackStep(_Step):
 def run_filter_task(cfg: PrepConfig, ctx: TaskContext, task_id: int, progress: Any = None) -> None:
     """Phase 1 of one task, then its signatures sorted into runs for the dedup buckets (own marker)."""
     run_step(cfg, ctx, task_id, FilterStep(cfg, ctx, task_id), progress)
-    sort_task(dedup_dirs(cfg, ctx.work_dir), task_id, signature_files(ctx.work_dir, task_id), cfg.pipeline.dedup)
+    if not dedup_done(ctx.work_dir):  # once dedup decided, its runs are deleted and must not come back
+        sort_task(dedup_dirs(cfg, ctx.work_dir), task_id, signature_files(ctx.work_dir, task_id), cfg.pipeline.dedup)
 
 
 def run_task(cfg: PrepConfig, ctx: TaskContext, task_id: int, progress: Any = None) -> dict[str, Any]:

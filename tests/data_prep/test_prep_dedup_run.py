@@ -60,6 +60,8 @@ def test_phases_as_separate_commands_equal_one_command(tmp_path: Path) -> None:
     prepare(overrides(split, data, "step=merge"))
     prepare(overrides(single, data))
     assert digest_tree(split) == digest_tree(single)
+    kept = sorted(p.name for p in (split / "_prep" / "dedup").iterdir())  # runs and groups deleted once decided
+    assert kept == ["done"] + [f"removed-task-{t:05d}.tsv" for t in range(3)]
 
 
 def test_bucket_array_then_union_equal_one_command(tmp_path: Path) -> None:
