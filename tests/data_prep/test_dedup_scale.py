@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from data_prep.dedup import DedupDirs, dedup_locally, load_removed
-from data_prep.dedup.buckets import records_per_range, run_bucket
+from data_prep.dedup.buckets import _sources, records_per_range, run_bucket
 from data_prep.dedup.sort_runs import docs_per_run, sort_task
 from data_prep.stages.dedup_signature import save_signatures
 from tests.data_prep.configs import stage_config
@@ -146,3 +146,16 @@ def test_worker_processes_and_interrupted_buckets(tmp_path: Path, data, expected
     dedup_locally(dirs, [[]] * 4, cfg, workers=2)
     assert {k: v for t in range(4) for k, v in load_removed(dirs.removed(t)).items()} == expected
     assert not os.path.exists(dirs.bucket(1) + ".tmp") and not os.path.exists(dirs.runs(0))
+
+
+def test_run_file_bound_is_searchsorted(tmp_path: Path) -> None:
+    """The bucket step's binary search by file reads agrees with np.searchsorted, at the key-space ends too."""
+    rng = np.random.default_rng(1)
+    keys = np.sort(np.concatenate([rng.integers(0, 2**64, 999, dtype=np.uint64),
+                                   np.array([0, 0, 2**63, 2**64 - 1], dtype=np.uint64)]))
+    np.save(tmp_path / "run.npy", np.stack([keys, keys[::-1]]))
+    [source] = _sources(str(tmp_path / "run.npy"), [(0, 1)])
+    for value in [0, 1, 2**63, 2**63 + 1, 2**64 - 1, *rng.integers(0, 2**64, 50, dtype=np.uint64).tolist()]:
+        assert source.bound(int(value)) == np.searchsorted(keys, np.uint64(value)), value
+    assert source.bound(2**64) == len(keys)
+    assert source.read(1, 3, 7).tolist() == keys[::-1][3:7].tolist()
