@@ -3,7 +3,7 @@
 Every value is a bijective 64-bit mix (splitmix64) of the document index, so two documents never share a
 band key or an exact hash by chance; only the planted copies do, and the expected decision is exact:
 - near pairs: document i < N/2 with i % NEAR_EVERY == 0 and document i + N/2 share one band key
-  (2 / NEAR_EVERY of the documents are in a pair, half of them are removed "near");
+  (1 / NEAR_EVERY of the documents are in a pair, half of them are removed "near");
 - exact pairs: document j < N/2 with j % EXACT_EVERY == EXACT_OFFSET and j + N/2 share the exact hash and
   every band key (an exact copy; the copy is removed "exact", and is never a near duplicate on top).
 Pairs cross tasks (the halves go to different tasks). Ids are ``dNNNNNNNNNN`` with NNNNNNNNNN a bijective
@@ -20,8 +20,8 @@ import numpy as np
 from data_prep.stages.dedup_signature import save_signatures
 from data_prep.stages.filters.config import DedupConfig
 
-NEAR_EVERY = 40  # 2/40 = 5% of the documents are in near pairs
-EXACT_EVERY, EXACT_OFFSET = 200, 7  # 2/200 = 1% are in exact pairs
+NEAR_EVERY = 20  # sources are i < N/2 with i % 20 == 0: N/40 pairs, 5% of the documents in near pairs
+EXACT_EVERY, EXACT_OFFSET = 100, 7  # N/200 pairs: 1% of the documents are in exact pairs (7 % 20 != 0: disjoint)
 ID_DIGITS = 10
 _ID_MULTIPLIER, _ID_MODULUS = 6_700_417, 10**ID_DIGITS  # coprime: index -> id number is a bijection
 PART_DOCS = 500_000  # documents per signature file (a real task writes one per unit of work)
