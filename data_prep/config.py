@@ -57,7 +57,9 @@ class SourceKind(str, Enum):
 class Step(str, Enum):
     all = "all"  # everything still to do (for task_id=K: everything task K can do on its own)
     filter = "filter"  # with whole-run dedup: phase 1 of the task(s)
-    dedup = "dedup"  # with whole-run dedup: cluster the signatures of every task (one machine)
+    dedup = "dedup"  # with whole-run dedup: all remaining dedup work here (buckets in num_workers processes)
+    dedup_bucket = "dedup_bucket"  # with whole-run dedup: the duplicate groups of key range bucket_id
+    dedup_union = "dedup_union"  # with whole-run dedup: once every bucket is done, decide what to remove
     pack = "pack"  # with whole-run dedup: phase 2 of the task(s); without dedup the same as all
     merge = "merge"  # write manifest.json (+ report) once every task is done
 
@@ -175,6 +177,7 @@ class PrepConfig:
     num_tasks: int = MISSING
     task_id: int | None = MISSING
     step: Step = MISSING
+    bucket_id: int | None = MISSING  # step=dedup_bucket: which of pipeline.dedup.buckets key ranges
     num_workers: int = MISSING
     chunk_docs: int = MISSING
     report: bool = MISSING
@@ -201,6 +204,7 @@ def validate(cfg: PrepConfig) -> None:
     require(cfg.num_tasks >= 1, "num_tasks", f"must be >= 1, got {cfg.num_tasks}")
     require(cfg.task_id is None or 0 <= cfg.task_id < cfg.num_tasks, "task_id",
             f"must be in [0, num_tasks={cfg.num_tasks}) or null, got {cfg.task_id}")
+    _validate_bucket_id(cfg)
     require(cfg.num_workers >= 1, "num_workers", f"must be >= 1, got {cfg.num_workers}")
     require(cfg.checkpoint_every_s >= 0, "checkpoint_every_s", f"must be >= 0, got {cfg.checkpoint_every_s}")
     require(cfg.rejects_text_chars >= 0, "rejects_text_chars", f"must be >= 0, got {cfg.rejects_text_chars}")
@@ -243,6 +247,15 @@ def validate(cfg: PrepConfig) -> None:
         require(bool(src.hub_id), "source.hub_id", "must be set when source.kind=hf (e.g. HuggingFaceFW/fineweb-edu)")
     if src.kind == SourceKind.synthetic:
         validate_synthetic_source(cfg)
+
+
+def _validate_bucket_id(cfg: PrepConfig) -> None:
+    buckets = cfg.pipeline.dedup.buckets
+    if cfg.step == Step.dedup_bucket:
+        require(cfg.bucket_id is not None and 0 <= cfg.bucket_id < buckets, "bucket_id",
+                f"step=dedup_bucket needs bucket_id in [0, pipeline.dedup.buckets={buckets}), got {cfg.bucket_id}")
+    else:
+        require(cfg.bucket_id is None, "bucket_id", f"only applies with step=dedup_bucket, got step={cfg.step.value}")
 
 
 def register() -> None:

@@ -124,31 +124,36 @@ def render_train(cfg: LaunchConfig, target: Target) -> Script:
 @dataclass(frozen=True)
 class PrepStage:
     name: str
-    array: bool  # one data_prep task per array index
+    array: int  # array size: one data_prep task (or dedup bucket) per index; 0 = a single job
     args: tuple[str, ...]  # appended to the user's data_prep overrides
     comment: str
 
 
 _PER_TASK = ('task_id="$SLURM_ARRAY_TASK_ID"',)
+_PER_BUCKET = ('bucket_id="$SLURM_ARRAY_TASK_ID"',)
 
 
 def prep_stages(target: Target) -> list[PrepStage]:
     """The Slurm jobs of one data_prep run, each depending (afterok) on the one before."""
     tasks = int(target.config.num_tasks)
-    merge = PrepStage("merge", False, ("step=merge",), "after every task succeeded: merge them and write the manifest")
+    merge = PrepStage("merge", 0, ("step=merge",), "after every task succeeded: merge them and write the manifest")
     dedup = target.config.pipeline.dedup
     if not (dedup.exact or dedup.near):
-        return [PrepStage("prep", True, _PER_TASK, f"one data_prep task per array index ({tasks} tasks)"), merge]
-    return [  # whole-run dedup runs each task in two phases around one global step
-        PrepStage("filter", True, ("step=filter", *_PER_TASK), f"phase 1 of {tasks} tasks: filter, dedup signatures"),
-        PrepStage("dedup", False, ("step=dedup",), "cluster the signatures of every task (one job)"),
-        PrepStage("pack", True, ("step=pack", *_PER_TASK), f"phase 2 of {tasks} tasks: tokenize and pack what is kept"),
+        return [PrepStage("prep", tasks, _PER_TASK, f"one data_prep task per array index ({tasks} tasks)"), merge]
+    buckets = int(dedup.buckets)
+    return [  # whole-run dedup runs each task in two phases around the dedup buckets and their union
+        PrepStage("filter", tasks, ("step=filter", *_PER_TASK),
+                  f"phase 1 of {tasks} tasks: filter, dedup signatures sorted into runs"),
+        PrepStage("dedup_bucket", buckets, ("step=dedup_bucket", *_PER_BUCKET),
+                  f"dedup: the duplicate groups of one of {buckets} key-range buckets per array index"),
+        PrepStage("dedup_union", 0, ("step=dedup_union",), "dedup: decide what to remove from the groups (one job)"),
+        PrepStage("pack", tasks, ("step=pack", *_PER_TASK), f"phase 2 of {tasks} tasks: tokenize and pack what is kept"),
         merge,
     ]
 
 
 def _prep_command(cfg: LaunchConfig, target: Target, stage: PrepStage) -> str:
-    for key in ("task_id", "step"):
+    for key in ("task_id", "step", "bucket_id"):
         if any(key_of(o) == key for o in target.overrides):
             raise UserError(f"data_prep override {key}=... is set by launch for each Slurm job; drop it")
     return " ".join([shlex.join([node_python(cfg), "-m", target.spec.module, *target.overrides]), *stage.args])
@@ -156,15 +161,16 @@ def _prep_command(cfg: LaunchConfig, target: Target, stage: PrepStage) -> str:
 
 def render_prep(cfg: LaunchConfig, target: Target) -> list[Script]:
     """data_prep as a chain of jobs: task arrays (one task per index) and single steps, ending in the merge."""
-    c, tasks = cfg.cluster, int(target.config.num_tasks)
-    array = f"--array=0-{tasks - 1}" + (f"%{cfg.prep.max_parallel}" if cfg.prep.max_parallel else "")
+    c = cfg.cluster
+    throttle = f"%{cfg.prep.max_parallel}" if cfg.prep.max_parallel else ""
     resources = ["--nodes=1", "--ntasks=1"] + ([f"--cpus-per-task={c.cpus_per_task}"] if c.cpus_per_task else [])
     behaviour = ["--requeue" if c.requeue else "--no-requeue"]  # finished shards are kept: a rerun continues
     scripts = []
     for stage in prep_stages(target):
         log_name = f"{stage.name}-%A_%a.out" if stage.array else f"{stage.name}-%j.out"
         options = _options(c, f"{c.job_name}-{stage.name}", os.path.join(target.launch_dir, log_name),
-                           ([array] if stage.array else []) + resources, behaviour)
+                           ([f"--array=0-{stage.array - 1}{throttle}"] if stage.array else []) + resources,
+                           behaviour)
         text = _environment().get_template("prep.sbatch.j2").render(
             sbatch_options=options, setup=c.setup, workdir=target.workdir, stage_comment=stage.comment,
             stage_name=stage.name, command=_prep_command(cfg, target, stage))

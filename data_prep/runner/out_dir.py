@@ -18,7 +18,7 @@ from openpretrain.errors import UserError
 
 WORK_DIR_NAME = "_prep"  # per-task checkpoints and completion markers live here
 # Keys that change how a run executes but not what it produces: free to differ between reruns.
-EXECUTION_KEYS = ("out_dir", "task_id", "step", "num_workers", "chunk_docs", "progress", "report",
+EXECUTION_KEYS = ("out_dir", "task_id", "step", "bucket_id", "num_workers", "chunk_docs", "progress", "report",
                   "keep_intermediate", "checkpoint_every_s", "overwrite", "logger")
 # What a run writes directly under out_dir (manifest, tokenizer, shards, rejects, report, work dir).
 OUTPUT_NAMES = ("manifest.json", "tokenizer.json", "train", "val", "rejects", "report.html", "report",

@@ -4,8 +4,9 @@ Command forms (all share the same out_dir and config):
   python -m data_prep out_dir=D                          everything here (num_workers processes per task)
   python -m data_prep out_dir=D num_tasks=8 task_id=3    one task (a machine / Slurm array index)
   python -m data_prep out_dir=D num_tasks=8 step=merge   the manifest, once every task has its marker
-With whole-run dedup (pipeline.dedup.exact / near) a task runs in two phases around one global step:
+With whole-run dedup (pipeline.dedup.exact / near) a task runs in two phases around the dedup steps:
   task_id=K (filter phase) ... step=dedup (once) ... task_id=K again (pack phase) ... step=merge
+  where step=dedup may also run spread out: step=dedup_bucket bucket_id=J (each J) ... step=dedup_union
 Each phase is ``runner.task.run_step`` over the steps of ``runner.steps``; they are chained by their
 completion markers, so rerunning any of them after an interruption continues where it stopped.
 """
@@ -29,7 +30,9 @@ from data_prep.runner.steps import (
     dedup_done,
     load_task_results,
     pack_task,
+    run_dedup_bucket_step,
     run_dedup_step,
+    run_dedup_union_step,
     run_filter_task,
     run_task,
 )
@@ -41,6 +44,7 @@ from openpretrain.manifest import Manifest, token_dtype_for
 log = logging.getLogger(__name__)
 
 INTERRUPTED_EXIT = 130  # the shell's code for a Ctrl-C
+DEDUP_STEPS = (Step.filter, Step.dedup, Step.dedup_bucket, Step.dedup_union)
 
 
 def run_prep(cfg: PrepConfig, raw_cfg: DictConfig, argv: list[str] | None = None) -> Manifest | None:
@@ -63,10 +67,10 @@ def _run(cfg: PrepConfig, raw_cfg: DictConfig, argv: list[str]) -> Manifest | No
     two_pass = whole_run_dedup(cfg)
     if cfg.step == Step.merge:
         return _finish(cfg, out_dir, work_dir, resolved)
-    if not two_pass and cfg.step in (Step.filter, Step.dedup):
+    if not two_pass and cfg.step in DEDUP_STEPS:
         raise ConfigError("step", f"{cfg.step.value} only applies with pipeline.dedup.exact or .near enabled")
     task_ids = list(range(cfg.num_tasks)) if cfg.task_id is None else [cfg.task_id]
-    if cfg.step == Step.dedup:
+    if cfg.step in (Step.dedup, Step.dedup_bucket, Step.dedup_union):
         _dedup(cfg, work_dir)
         return None
     ctx = _context(cfg, out_dir, work_dir)
@@ -74,7 +78,7 @@ def _run(cfg: PrepConfig, raw_cfg: DictConfig, argv: list[str]) -> Manifest | No
     if two_pass and cfg.step in (Step.all, Step.filter):
         _run_phase("filter", task_ids, cfg, lambda t, bar: run_filter_task(cfg, ctx, t, bar))
         if cfg.step == Step.filter or (cfg.task_id is not None and not dedup_done(work_dir)):
-            print(f"filter phase done for task(s) {task_ids}; next: step=dedup once every task got here")
+            print(f"filter phase done for task(s) {task_ids}; next: step=dedup (or its buckets) once every task got here")
             return None
         _dedup(cfg, work_dir)
     if two_pass:
@@ -106,7 +110,12 @@ def whole_run_dedup(cfg: PrepConfig) -> bool:
 
 
 def _dedup(cfg: PrepConfig, work_dir: str) -> None:
-    removed = run_dedup_step(cfg, work_dir)
+    if cfg.step == Step.dedup_bucket:
+        groups = run_dedup_bucket_step(cfg, work_dir, cfg.bucket_id)
+        print(f"dedup bucket {cfg.bucket_id}/{cfg.pipeline.dedup.buckets} done {groups or ''}; next: "
+              "step=dedup_union once every bucket got here")
+        return
+    removed = run_dedup_union_step(cfg, work_dir) if cfg.step == Step.dedup_union else run_dedup_step(cfg, work_dir)
     if removed:
         print(f"dedup: removing {sum(removed.values())} documents ({removed})")
 

@@ -1,11 +1,12 @@
 """The steps of a task, each run by ``runner.task.run_step``.
 
 - ``OnePassStep``: the raw input -> stages -> tokens -> this task's shards (runs without whole-run dedup).
-- With whole-run dedup (pipeline.dedup.exact / near), around one global cluster step:
-  1. ``FilterStep``: each task's kept documents go to ``part-N.parquet`` with their signatures beside them.
-  2. ``run_dedup_step``: data_prep.dedup.cluster over every task's signature files decides which document
-     ids to remove (one kept per exact group / near-duplicate cluster, the smallest id, so the result does
-     not depend on the split into tasks); the decision is stored per task.
+- With whole-run dedup (pipeline.dedup.exact / near), around the dedup steps (data_prep/dedup):
+  1. ``FilterStep``: each task's kept documents go to ``part-N.parquet`` with their signatures beside them;
+     then the task sorts its signatures into runs (``run_filter_task``).
+  2. ``run_dedup_step`` (all here) or ``run_dedup_bucket_step`` per bucket + ``run_dedup_union_step``:
+     which document ids to remove (one kept per exact group / near-duplicate cluster, the smallest id, so
+     the result does not depend on the split into tasks); the decision is stored per task.
   3. ``DedupPackStep``: each task reads its parts back in order, ``DedupFilter`` rejects the removed ids
      (``dedup/exact``, ``dedup/near``), the rest is tokenized and packed exactly as in a one-pass run.
 """
@@ -18,22 +19,24 @@ from collections.abc import Iterator
 from typing import Any
 
 from data_prep.config import PrepConfig
-from data_prep.dedup import cluster, write_removed
+from data_prep.dedup import DedupDirs, dedup_locally
+from data_prep.dedup.buckets import run_bucket
+from data_prep.dedup.layout import plain_config
 from data_prep.dedup.parts import part_paths, read_part
+from data_prep.dedup.sort_runs import sort_task
+from data_prep.dedup.union import run_union
 from data_prep.document import Document, Stats
-from data_prep.output.shards import write_atomic
 from data_prep.runner.state import FilterState, PackState
 from data_prep.runner.task import StepPlan, TaskContext, read_json, run_step, task_dir, task_limit
 from data_prep.runner.work import ChunkProcessor, DedupAndTokenize, FilterProcessor
 from data_prep.sources import build_source
 from data_prep.sources.base import ShareByPosition
-from data_prep.stages.dedup_signature import SIGNATURE_SUFFIX, load_signatures
+from data_prep.stages.dedup_signature import SIGNATURE_SUFFIX
 from openpretrain.errors import UserError
 
 DONE_MARKER = "done.json"  # the pack step's marker: the task's shards are complete
 FILTER_MARKER = "filter-done.json"
 DEDUP_DIR = "dedup"
-DEDUP_MARKER = "done"
 
 
 def done_marker(work_dir: str, task_id: int) -> str:
@@ -121,7 +124,10 @@ class DedupPackStep(_Step):
 
 
 def run_filter_task(cfg: PrepConfig, ctx: TaskContext, task_id: int, progress: Any = None) -> None:
+    """Phase 1 of one task, then its signatures sorted into runs for the dedup buckets (own marker)."""
     run_step(cfg, ctx, task_id, FilterStep(cfg, ctx, task_id), progress)
+    if not dedup_done(ctx.work_dir):  # once dedup decided, its runs are deleted and must not come back
+        sort_task(dedup_dirs(cfg, ctx.work_dir), task_id, signature_files(ctx.work_dir, task_id), cfg.pipeline.dedup)
 
 
 def run_task(cfg: PrepConfig, ctx: TaskContext, task_id: int, progress: Any = None) -> dict[str, Any]:
@@ -138,33 +144,48 @@ def pack_task(cfg: PrepConfig, ctx: TaskContext, task_id: int, progress: Any = N
     return result
 
 
+def dedup_dirs(cfg: PrepConfig, work_dir: str) -> DedupDirs:
+    return DedupDirs(os.path.join(work_dir, DEDUP_DIR), cfg.num_tasks)
+
+
 def removed_path(work_dir: str, task_id: int) -> str:
-    return os.path.join(work_dir, DEDUP_DIR, f"removed-task-{task_id:05d}.tsv")
+    return DedupDirs(os.path.join(work_dir, DEDUP_DIR), task_id + 1).removed(task_id)
 
 
 def dedup_done(work_dir: str) -> bool:
-    return os.path.exists(os.path.join(work_dir, DEDUP_DIR, DEDUP_MARKER))
+    return os.path.exists(DedupDirs(os.path.join(work_dir, DEDUP_DIR), 0).done)
 
 
 def signature_files(work_dir: str, task_id: int) -> list[str]:
     return [path[: -len(".parquet")] + SIGNATURE_SUFFIX for path in part_paths(task_dir(work_dir, task_id))]
 
 
-def run_dedup_step(cfg: PrepConfig, work_dir: str) -> dict[str, int]:
-    """Cluster the signatures of every task; write each task's removed ids. Returns counts by reason."""
-    if dedup_done(work_dir):
-        return {}
+def _require_filtered(cfg: PrepConfig, work_dir: str) -> None:
     missing = [t for t in range(cfg.num_tasks) if not os.path.exists(filter_marker(work_dir, t))]
     if missing:
         raise UserError(f"cannot dedup: the filter phase of {len(missing)} of {cfg.num_tasks} tasks has not "
                         f"finished (task_id {', '.join(map(str, missing[:20]))})")
-    per_task = [signature_files(work_dir, t) for t in range(cfg.num_tasks)]
-    removed = cluster([p for files in per_task for p in files], cfg.pipeline.dedup)
-    for task_id, files in enumerate(per_task):
-        ids = {str(i) for path in files for i in load_signatures(path, cfg.pipeline.dedup)["ids"]}
-        write_removed(removed_path(work_dir, task_id), {k: v for k, v in removed.items() if k in ids})
-    write_atomic(os.path.join(work_dir, DEDUP_DIR, DEDUP_MARKER), b"")
-    return dict(Counter(removed.values()))
+
+
+def run_dedup_step(cfg: PrepConfig, work_dir: str) -> dict[str, int]:
+    """All remaining dedup work here (sort, buckets in num_workers processes, union); counts by reason."""
+    if dedup_done(work_dir):
+        return {}
+    _require_filtered(cfg, work_dir)
+    files = [signature_files(work_dir, t) for t in range(cfg.num_tasks)]
+    return dedup_locally(dedup_dirs(cfg, work_dir), files, plain_config(cfg.pipeline.dedup), cfg.num_workers,
+                         cfg.keep_intermediate)
+
+
+def run_dedup_bucket_step(cfg: PrepConfig, work_dir: str, bucket_id: int) -> dict[str, int]:
+    """One bucket (a Slurm array index); returns its group counts (empty if it was done)."""
+    if dedup_done(work_dir):
+        return {}
+    return run_bucket(dedup_dirs(cfg, work_dir), bucket_id, plain_config(cfg.pipeline.dedup))
+
+
+def run_dedup_union_step(cfg: PrepConfig, work_dir: str) -> dict[str, int]:
+    return run_union(dedup_dirs(cfg, work_dir), plain_config(cfg.pipeline.dedup), cfg.keep_intermediate)
 
 
 def load_task_results(work_dir: str, num_tasks: int) -> list[dict[str, Any]]:

@@ -53,19 +53,12 @@ class SignatureWriter:
         self.bands.append(self._empty_keys if keys is None else keys)
 
     def close(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            np.savez(
-                f,
-                ids=np.array(self.ids, dtype=str),
-                exact=np.array(self.exact, dtype=np.uint64).reshape(-1, 2),
-                bands=np.array(self.bands, dtype=np.uint64).reshape(-1, self.cfg.bands),
-                has_words=np.array(self.has_words, dtype=bool),
-                settings=settings_of(self.cfg),
-            )
-        os.replace(tmp, self.path)
-        return self.path
+        return save_signatures(
+            self.path, self.cfg, ids=np.array(self.ids, dtype=str),
+            exact=np.array(self.exact, dtype=np.uint64).reshape(-1, 2),
+            bands=np.array(self.bands, dtype=np.uint64).reshape(-1, self.cfg.bands),
+            has_words=np.array(self.has_words, dtype=bool),
+        )
 
     def __enter__(self) -> SignatureWriter:
         return self
@@ -73,6 +66,18 @@ class SignatureWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.close()
+
+
+def save_signatures(path: str | Path, cfg: DedupConfig, ids: np.ndarray, exact: np.ndarray, bands: np.ndarray,
+                    has_words: np.ndarray) -> Path:
+    """One signature file (temp name + rename): ids (str), exact (n, 2) and bands (n, bands) uint64, has_words."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, ids=ids, exact=exact, bands=bands, has_words=has_words, settings=settings_of(cfg))
+    os.replace(tmp, path)
+    return path
 
 
 def compute_signatures(docs: Iterable[Document], cfg: DedupConfig, path: str | Path) -> int:

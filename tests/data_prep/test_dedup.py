@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data_prep.dedup import DedupFilter, cluster, load_removed, write_removed
+from data_prep.dedup import DedupDirs, DedupFilter, dedup_locally, load_removed, write_removed
 from data_prep.document import Document, Stats
 from data_prep.stages.base import run_stages
 from data_prep.stages.dedup_signature import SignatureWriter, compute_signatures
@@ -40,11 +40,18 @@ def docs_of(texts: dict[str, str]) -> list[Document]:
     return [Document(id=i, text=t, source="s", license="l") for i, t in texts.items()]
 
 
+def cluster(files: list[Path], cfg: DedupConfig, work: Path) -> dict[str, str]:
+    """The production dedup steps with one signature file per task; every task's removed ids together."""
+    dirs = DedupDirs(str(work), len(files))
+    dedup_locally(dirs, [[str(f)] for f in files], cfg)
+    return {k: v for t in range(len(files)) for k, v in load_removed(dirs.removed(t)).items()}
+
+
 def run(tmp_path: Path, tasks: list[dict[str, str]], cfg: DedupConfig = CFG) -> dict[str, str]:
     files = [tmp_path / f"task-{k}.minhash.npz" for k in range(len(tasks))]
     for path, texts in zip(files, tasks):
         compute_signatures(docs_of(texts), cfg, path)
-    return cluster(files, cfg)
+    return cluster(files, cfg, tmp_path / "dedup")
 
 
 def test_normalize() -> None:
@@ -108,11 +115,11 @@ def test_signature_file_is_atomic_and_checked(tmp_path: Path) -> None:
     assert not path.exists()
     compute_signatures(docs_of({"a": PROSE}), CFG, path)
     with pytest.raises(UserError, match="ngram/bands/rows/seed"):
-        cluster([path], replace(CFG, bands=10))
+        cluster([path], replace(CFG, bands=10), tmp_path / "w1")
     compute_signatures(docs_of({"a": PROSE}), CFG, tmp_path / "again.minhash.npz")
     with pytest.raises(UserError, match="'a' appears in more than one"):
-        cluster([path, tmp_path / "again.minhash.npz"], CFG)
-    assert cluster([], CFG) == {}
+        cluster([path, tmp_path / "again.minhash.npz"], CFG, tmp_path / "w2")
+    assert cluster([], CFG, tmp_path / "w3") == {}
 
 
 def test_removed_file_roundtrip_and_stage(tmp_path: Path) -> None:

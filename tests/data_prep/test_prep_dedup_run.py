@@ -1,4 +1,4 @@
-"""Whole-run dedup through the pipeline: filter per task -> cluster once -> pack per task, across tasks."""
+"""Whole-run dedup through the pipeline: filter per task -> dedup (buckets + union) -> pack per task."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from data_prep.api import prepare
+from openpretrain.errors import UserError
+from tests.conftest import run_module
 from tests.data_prep.test_prep_resume import digest_tree, run_and_kill_at
 
 GREEK = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau phi"
@@ -58,6 +60,39 @@ def test_phases_as_separate_commands_equal_one_command(tmp_path: Path) -> None:
     prepare(overrides(split, data, "step=merge"))
     prepare(overrides(single, data))
     assert digest_tree(split) == digest_tree(single)
+    kept = sorted(p.name for p in (split / "_prep" / "dedup").iterdir())  # runs and groups deleted once decided
+    assert kept == ["done"] + [f"removed-task-{t:05d}.tsv" for t in range(3)]
+
+
+def test_bucket_array_then_union_equal_one_command(tmp_path: Path) -> None:
+    """The Slurm form: filter array -> step=dedup_bucket bucket_id=J (any order) -> step=dedup_union -> pack."""
+    data = corpus(tmp_path / "c.jsonl")
+    split, single = tmp_path / "split", tmp_path / "single"
+    for task_id in range(3):
+        prepare(overrides(split, data, "step=filter", f"task_id={task_id}", "pipeline.dedup.buckets=3"))
+    with pytest.raises(UserError, match=r"2 of 3 buckets have not run yet \(step=dedup_bucket bucket_id=0, 1\)"):
+        prepare(overrides(split, data, "step=dedup_bucket", "bucket_id=2", "pipeline.dedup.buckets=3"))
+        prepare(overrides(split, data, "step=dedup_union", "pipeline.dedup.buckets=3"))
+    for bucket_id in (1, 0):
+        prepare(overrides(split, data, "step=dedup_bucket", f"bucket_id={bucket_id}", "pipeline.dedup.buckets=3"))
+    prepare(overrides(split, data, "step=dedup_union", "pipeline.dedup.buckets=3"))
+    prepare(overrides(split, data, "step=pack", "pipeline.dedup.buckets=3"))
+    prepare(overrides(single, data, "pipeline.dedup.buckets=3"))
+    assert digest_tree(split) == digest_tree(single)
+    assert json.loads((split / "manifest.json").read_text())["stats"]["rejected"] == {"dedup/exact": 2,
+                                                                                       "dedup/near": 1}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["step=dedup_bucket"], "error: config key 'bucket_id': step=dedup_bucket needs bucket_id in [0, pipeline.dedup.buckets=4)"),
+    (["step=dedup_bucket", "bucket_id=4"], "needs bucket_id in [0, pipeline.dedup.buckets=4), got 4"),
+    (["bucket_id=1"], "'bucket_id': only applies with step=dedup_bucket"),
+    (["step=dedup_bucket", "bucket_id=0"], "signatures of 3 of 3 tasks are not sorted yet"),
+])
+def test_bad_bucket_commands_are_one_line_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    data = corpus(tmp_path / "c.jsonl")
+    proc = run_module("data_prep", *overrides(tmp_path / "out", data, *args), check=False)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
 
 @pytest.mark.slow

@@ -108,15 +108,19 @@ def test_prep_submits_array_then_dependent_merge(slurm: dict) -> None:
     assert "num_tasks=3 step=merge" in (out / "launch" / "merge.sbatch").read_text()
 
 
-def test_prep_with_whole_run_dedup_is_a_four_job_chain(slurm: dict) -> None:
+def test_prep_with_whole_run_dedup_is_a_five_job_chain(slurm: dict) -> None:
     out = slurm["tmp"] / "data"
     proc = _launch(slurm, "job=prep", "cluster=slurm", "--", f"out_dir={out}", "num_tasks=2",
-                   "pipeline.dedup.exact=true")
-    assert proc.stdout.split() == ["1001", "1002", "1003", "1004"]
+                   "pipeline.dedup.exact=true", "pipeline.dedup.buckets=3")
+    assert proc.stdout.split() == ["1001", "1002", "1003", "1004", "1005"]
     sbatch = [c["args"] for c in fake.calls(slurm["state"])]
-    assert [Path(args[-1]).name for args in sbatch] == ["filter.sbatch", "dedup.sbatch", "pack.sbatch", "merge.sbatch"]
+    assert [Path(args[-1]).name for args in sbatch] == ["filter.sbatch", "dedup_bucket.sbatch", "dedup_union.sbatch",
+                                                       "pack.sbatch", "merge.sbatch"]
     assert [args[1:-1] for args in sbatch] == [[], ["--dependency=afterok:1001"], ["--dependency=afterok:1002"],
-                                              ["--dependency=afterok:1003"]]
+                                              ["--dependency=afterok:1003"], ["--dependency=afterok:1004"]]
+    buckets = (out / "launch" / "dedup_bucket.sbatch").read_text()
+    assert "#SBATCH --array=0-2\n" in buckets and 'step=dedup_bucket bucket_id="$SLURM_ARRAY_TASK_ID"' in buckets
+    assert "#SBATCH --array=0-1\n" in (out / "launch" / "filter.sbatch").read_text()
 
 
 def test_prep_step_and_task_id_belong_to_launch(slurm: dict) -> None:

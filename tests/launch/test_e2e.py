@@ -111,18 +111,18 @@ def test_bare_torchrun_on_two_nodes(tmp_path: Path, prepared_dir: Path) -> None:
 
 
 def test_data_prep_job_chain_on_slurm(tmp_path: Path) -> None:
-    """With whole-run dedup: filter array -> dedup -> pack array -> merge, each afterok the one before."""
+    """With whole-run dedup: filter array -> dedup bucket array -> union -> pack array -> merge, afterok."""
     state, out = tmp_path / "slurm", tmp_path / "data"
     fake.install(tmp_path / "bin", state)
     ids = run_module("launch", "job=prep", "cluster=slurm", "--", f"out_dir={out}", "num_tasks=2", "max_docs=80",
                      "seq_len=64", "tokenizer.vocab_size=300", "samples_per_shard=64", "progress=false",
-                     "report=false", "pipeline.dedup.exact=true", env=fake.environment(tmp_path / "bin", state)
-                     ).stdout.split()
-    assert len(ids) == 4
+                     "report=false", "pipeline.dedup.exact=true", "pipeline.dedup.buckets=2",
+                     env=fake.environment(tmp_path / "bin", state)).stdout.split()
+    assert len(ids) == 5
     assert fake.wait_done(state, ids[-1], timeout=180) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["shards"] and (out / "tokenizer.json").exists()
-    for stage, job_id in zip(("filter", "pack"), (ids[0], ids[2])):
+    for stage, job_id in zip(("filter", "dedup_bucket", "pack"), (ids[0], ids[1], ids[3])):
         for task in (0, 1):
             assert (out / "launch" / f"{stage}-{job_id}_{task}.out").exists()
 

@@ -41,7 +41,7 @@ CASES = {
     "slurm_prep_array": [
         "job=prep", "cluster=slurm", "cluster.cpus_per_task=16", "prep.max_parallel=2", "--",
         "out_dir=/golden/data", "num_tasks=4", "source=local", "source.paths=[/corpus/*.jsonl.gz]"],
-    "slurm_prep_dedup": [  # whole-run dedup: filter array -> dedup -> pack array -> merge
+    "slurm_prep_dedup": [  # whole-run dedup: filter array -> dedup bucket array -> union -> pack array -> merge
         "job=prep", "cluster=slurm", "--", "out_dir=/golden/data", "num_tasks=8", "source=fineweb_edu",
         "pipeline.dedup.exact=true", "pipeline.dedup.near=true"],
     "slurm_loop": [  # the self-feedback loop: one job per step of the round, afterok; decide submits the next round

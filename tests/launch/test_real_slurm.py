@@ -124,17 +124,18 @@ def test_scancel_saves_and_stops_without_requeue(cluster: real_slurm.Cluster, pr
 
 
 def test_data_prep_job_chain(cluster: real_slurm.Cluster, tmp_path: Path) -> None:
-    """Whole-run dedup: filter array -> dedup -> pack array -> merge, each afterok the one before."""
+    """Whole-run dedup: filter array -> dedup bucket array -> union -> pack array -> merge, each afterok."""
     out = tmp_path / "data"
     ids = run_module("launch", "job=prep", "cluster=slurm", "--", f"out_dir={out}", "num_tasks=2", "max_docs=80",
                      "seq_len=64", "tokenizer.vocab_size=300", "samples_per_shard=64", "progress=false",
-                     "report=false", "pipeline.dedup.exact=true", env=_env(cluster)).stdout.split()
-    assert len(ids) == 4
+                     "report=false", "pipeline.dedup.exact=true", "pipeline.dedup.buckets=3",
+                     env=_env(cluster)).stdout.split()
+    assert len(ids) == 5
     assert cluster.job(ids[-1])["Dependency"].startswith(f"afterok:{ids[-2]}")
     for job_id in ids:
         cluster.wait_gone(job_id, timeout=120)
     jobs = [cluster.jobs(job_id) for job_id in ids]
-    assert [len(tasks) for tasks in jobs] == [2, 1, 2, 1]  # the arrays ran one task per index
+    assert [len(tasks) for tasks in jobs] == [2, 3, 1, 2, 1]  # the arrays ran one task (bucket) per index
     for tasks in jobs:
         assert {(t["JobState"], t["ExitCode"]) for t in tasks} == {("COMPLETED", "0:0")}, tasks
     for earlier, later in zip(jobs, jobs[1:]):  # afterok: each starts only after the one before ended

@@ -145,6 +145,11 @@ class DedupConfig:
     bands: int = MISSING
     rows: int = MISSING
     seed: int = MISSING
+    buckets: int = MISSING  # key-range buckets of the dedup step (one Slurm array index / local process each)
+    memory_mb: int = MISSING  # memory bound of each dedup step; beyond it they spill sorted runs to disk
+
+
+DEDUP_MIN_MEMORY_MB = 1  # tiny on purpose: the tests force spills and sub-ranges with it
 
 
 def _fraction(value: float, key: str) -> None:
@@ -197,6 +202,9 @@ def validate_filters(cfg: Any) -> None:
     require(dd.ngram >= 1, "pipeline.dedup.ngram", f"must be >= 1, got {dd.ngram}")
     require(dd.bands >= 1 and dd.rows >= 1, "pipeline.dedup.bands",
             f"bands and rows must be >= 1, got {dd.bands} x {dd.rows}")
+    require(dd.buckets >= 1, "pipeline.dedup.buckets", f"must be >= 1, got {dd.buckets}")
+    require(dd.memory_mb >= DEDUP_MIN_MEMORY_MB, "pipeline.dedup.memory_mb",
+            f"must be >= {DEDUP_MIN_MEMORY_MB}, got {dd.memory_mb}")
 
 
 def _validate_open_data(cfg: Any) -> None:
