@@ -43,11 +43,48 @@ def run_module(module: str, *overrides: str, cwd: Path = REPO_ROOT, env: dict | 
     return proc
 
 
+# test.sh runs two pytest-xdist workers (-n 2 --dist loadgroup --no-loadscope-reorder): while one worker
+# waits on a training subprocess (imports, rendezvous, polling) the other has the CPU. The slow tests of a
+# module run on one worker, so its module-scoped runs are made once; the costliest modules (measured with
+# --durations: each 45 s to 4 min on 2 cores) are handed out first, so that no worker is left alone with
+# one of them at the end while the other has nothing to do.
+COSTLIEST_FIRST = (
+    "tests/train/test_integration_resume.py",
+    "tests/loop/test_loop_e2e.py",
+    "tests/train/test_objective_runs.py",
+    "tests/launch/test_real_slurm.py",
+    "tests/loop/test_loop_slurm.py",
+    "tests/train/test_hf_init_train.py",
+    "tests/launch/test_e2e.py",
+    "tests/train/test_integration_train.py",
+)
+# Session-scoped runs several modules read: every module using one runs on the same worker (made once).
+SHARED_RUNS = ("stage_runs", "trained_run")
+
+
+def _xdist_group(item: pytest.Item) -> str:
+    if any(name in item.fixturenames for name in SHARED_RUNS):
+        return "shared-runs"
+    return item.nodeid.split("::", 1)[0]
+
+
+def _schedule_rank(item: pytest.Item) -> int:
+    """Costliest modules first, then the other slow modules, then the fast tier."""
+    path = item.nodeid.split("::", 1)[0]
+    if path in COSTLIEST_FIRST:
+        return COSTLIEST_FIRST.index(path)
+    return len(COSTLIEST_FIRST) + (0 if item.get_closest_marker("slow") else 1)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the xdist_group marks into scheduling units
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every integration test is also slow: the fast tier (-m "not slow") never starts DeepSpeed ranks."""
     for item in items:
         if item.get_closest_marker("integration") and not item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("slow") and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
+    items.sort(key=_schedule_rank)  # stable: the order within a rank is the collection order
 
 
 @pytest.fixture(scope="session")
