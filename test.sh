@@ -11,5 +11,5 @@ bash scripts/setup_venv.sh
 # half-written build or a stale lock that a killed process left in ~/.cache, and checkouts never race.
 export TORCH_EXTENSIONS_DIR="${TORCH_EXTENSIONS_DIR:-$PWD/.venv/torch_extensions}"
 # Two pytest-xdist workers: the fast tier runs while training subprocesses wait, and slow modules run side
-# by side (tests/conftest.py groups them per module and hands out the costliest first). `-n 0`: one process.
-exec .venv/bin/python -m pytest -q -n 2 --dist loadgroup --no-loadscope-reorder "$@"
+# by side (a module stays on one worker; tests/conftest.py hands out the costliest first). `-n 0`: one process.
+exec .venv/bin/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder "$@"

@@ -43,11 +43,11 @@ def run_module(module: str, *overrides: str, cwd: Path = REPO_ROOT, env: dict | 
     return proc
 
 
-# test.sh runs two pytest-xdist workers (-n 2 --dist loadgroup --no-loadscope-reorder): while one worker
-# waits on a training subprocess (imports, rendezvous, polling) the other has the CPU. The slow tests of a
-# module run on one worker, so its module-scoped runs are made once; the costliest modules (measured with
-# --durations: each 45 s to 4 min on 2 cores) are handed out first, so that no worker is left alone with
-# one of them at the end while the other has nothing to do.
+# test.sh runs two pytest-xdist workers (-n 2 --dist loadfile --no-loadscope-reorder): while one worker
+# waits on a training subprocess (imports, rendezvous, polling) the other has the CPU. A module runs on one
+# worker, so its module-scoped runs are made once; the costliest modules (measured with --durations: 45 s
+# to 4 min each on 2 cores) are handed out first, so that no worker is left alone with one of them at the
+# end while the other has nothing to do. (Not loadgroup: its xdist_group marks do not group under pytest 9.)
 COSTLIEST_FIRST = (
     "tests/train/test_integration_resume.py",
     "tests/loop/test_loop_e2e.py",
@@ -58,14 +58,6 @@ COSTLIEST_FIRST = (
     "tests/launch/test_e2e.py",
     "tests/train/test_integration_train.py",
 )
-# Session-scoped runs several modules read: every module using one runs on the same worker (made once).
-SHARED_RUNS = ("stage_runs", "trained_run")
-
-
-def _xdist_group(item: pytest.Item) -> str:
-    if any(name in item.fixturenames for name in SHARED_RUNS):
-        return "shared-runs"
-    return item.nodeid.split("::", 1)[0]
 
 
 def _schedule_rank(item: pytest.Item) -> int:
@@ -76,28 +68,9 @@ def _schedule_rank(item: pytest.Item) -> int:
     return len(COSTLIEST_FIRST) + (0 if item.get_closest_marker("slow") else 1)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the xdist_group marks into scheduling units
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every integration test is also slow: the fast tier (-m "not slow") never starts DeepSpeed ranks."""
     for item in items:
         if item.get_closest_marker("integration") and not item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.slow)
-        if item.get_closest_marker("slow") and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
     items.sort(key=_schedule_rank)  # stable: the order within a rank is the collection order
-
-
-@pytest.fixture(scope="session")
-def prepared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A Contract-2 directory (manifest, tokenizer, train/val shards) from the embedded corpus."""
-    out = tmp_path_factory.mktemp("prepared") / "stdlib"
-    run_module("data_prep", f"out_dir={out}", *PREP_OVERRIDES)
-    return out
-
-
-@pytest.fixture(scope="session")
-def objective_prepared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The same corpus and settings, tokenizer with the FIM sentinels and the MLM mask token appended."""
-    out = tmp_path_factory.mktemp("prepared_objectives") / "stdlib"
-    run_module("data_prep", f"out_dir={out}", *PREP_OVERRIDES, "tokenizer.objective_tokens=[fim,mlm]")
-    return out
