@@ -74,3 +74,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.get_closest_marker("integration") and not item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.slow)
     items.sort(key=_schedule_rank)  # stable: the order within a rank is the collection order
+
+
+@pytest.fixture(scope="session")
+def prepared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Contract-2 directory (manifest, tokenizer, train/val shards) from the embedded corpus."""
+    out = tmp_path_factory.mktemp("prepared") / "stdlib"
+    run_module("data_prep", f"out_dir={out}", *PREP_OVERRIDES)
+    return out
+
+
+@pytest.fixture(scope="session")
+def objective_prepared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same corpus and settings, tokenizer with the FIM sentinels and the MLM mask token appended."""
+    out = tmp_path_factory.mktemp("prepared_objectives") / "stdlib"
+    run_module("data_prep", f"out_dir={out}", *PREP_OVERRIDES, "tokenizer.objective_tokens=[fim,mlm]")
+    return out
