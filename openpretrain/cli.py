@@ -94,14 +94,27 @@ def check_composition(config_name: str, argv: list[str]) -> None:
     if args.config_dir or args.config_path or args.shell_completion:
         return  # another search path, or tab completion: leave them to Hydra
     overrides = list(args.overrides)
+    config_name = args.config_name or config_name
     try:
         for sample in _sweep_samples(overrides) if args.multirun else [overrides]:
             overrides = sample
-            GlobalHydra.instance().clear()
-            with initialize_config_dir(config_dir=CONFIG_PATH, version_base="1.3"):
-                compose(config_name=args.config_name or config_name, overrides=sample)
+            _compose(config_name, sample)
     except (HydraException, OmegaConfBaseException) as exc:
-        fail(hydra_error_line(exc, overrides))
+        fail(hydra_error_line(exc, overrides, config_name, _top_level_keys(config_name)))
+
+
+def _compose(config_name: str, overrides: list[str]) -> DictConfig:
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_PATH, version_base="1.3"):
+        return compose(config_name=config_name, overrides=overrides)
+
+
+def _top_level_keys(config_name: str) -> list[str]:
+    """The keys the config takes without overrides (for the error line); none if it does not compose."""
+    try:
+        return [str(key) for key in _compose(config_name, [])]
+    except (HydraException, OmegaConfBaseException):
+        return []
 
 
 def hydra_entry(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], None]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 
 from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
 from omegaconf.errors import (
@@ -59,9 +60,26 @@ def _first_line(exc: BaseException) -> str:
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
-def _composition_error(exc: HydraException, overrides: list[str]) -> str:
+# Hydra's words for ``group=option`` when the primary config has no such group in its defaults list.
+_NO_SUCH_GROUP = re.compile(r"Could not (?:override|delete) '([^']+)'\. No match in the defaults list")
+
+
+def _no_such_group(key: str, overrides: list[str], config_name: str, keys: list[str]) -> str:
+    """``model=huge`` on a command whose config has no ``model`` group: name its keys instead of Hydra's hint."""
+    where = f"conf/{config_name}.yaml" if config_name else "this command's config"
+    shown = _override_of(key, overrides)
+    if not keys:
+        return f"{shown}: '{key}' is not a config group or key of {where}"
+    return (f"{shown}: '{key}' is not a config group or key of {where}; choose keys from: "
+            f"{', '.join(sorted(keys))}{_did_you_mean(key, keys)}")
+
+
+def _composition_error(exc: HydraException, overrides: list[str], config_name: str, keys: list[str]) -> str:
     cause = exc.__cause__
     if not isinstance(cause, OmegaConfBaseException):
+        group = _NO_SUCH_GROUP.match(_first_line(exc))
+        if group:
+            return _no_such_group(group.group(1), overrides, config_name, keys)
         return " ".join(_first_line(exc).split())
     full_key = str(getattr(cause, "full_key", "") or "")
     if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and full_key:
@@ -75,12 +93,17 @@ def _composition_error(exc: HydraException, overrides: list[str]) -> str:
     return f"{shown}: {_first_line(cause)}"
 
 
-def hydra_error_line(exc: Exception, overrides: list[str]) -> str:
-    """The one-line message (without ``error:``) for an exception from Hydra's compose step."""
+def hydra_error_line(exc: Exception, overrides: list[str], config_name: str = "",
+                     keys: list[str] | None = None) -> str:
+    """The one-line message (without ``error:``) for an exception from Hydra's compose step.
+
+    ``config_name`` and its top-level ``keys`` name what the command does accept when an override
+    names a config group that its config does not have.
+    """
     if isinstance(exc, MissingConfigException):
         return _missing_option(exc, overrides)
     if isinstance(exc, (ConfigCompositionException, HydraException)):
-        return _composition_error(exc, overrides)
+        return _composition_error(exc, overrides, config_name, keys or [])
     if isinstance(exc, MissingMandatoryValue) and getattr(exc, "full_key", None):
         return f"'{exc.full_key}' must be set: add {exc.full_key}=... to the command"
     if isinstance(exc, OmegaConfBaseException):

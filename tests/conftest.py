@@ -43,11 +43,37 @@ def run_module(module: str, *overrides: str, cwd: Path = REPO_ROOT, env: dict | 
     return proc
 
 
+# test.sh runs two pytest-xdist workers (-n 2 --dist loadfile --no-loadscope-reorder): while one worker
+# waits on a training subprocess (imports, rendezvous, polling) the other has the CPU. A module runs on one
+# worker, so its module-scoped runs are made once; the costliest modules (measured with --durations: 45 s
+# to 4 min each on 2 cores) are handed out first, so that no worker is left alone with one of them at the
+# end while the other has nothing to do. (Not loadgroup: its xdist_group marks do not group under pytest 9.)
+COSTLIEST_FIRST = (
+    "tests/train/test_integration_resume.py",
+    "tests/loop/test_loop_e2e.py",
+    "tests/train/test_objective_runs.py",
+    "tests/launch/test_real_slurm.py",
+    "tests/loop/test_loop_slurm.py",
+    "tests/train/test_hf_init_train.py",
+    "tests/launch/test_e2e.py",
+    "tests/train/test_integration_train.py",
+)
+
+
+def _schedule_rank(item: pytest.Item) -> int:
+    """Costliest modules first, then the other slow modules, then the fast tier."""
+    path = item.nodeid.split("::", 1)[0]
+    if path in COSTLIEST_FIRST:
+        return COSTLIEST_FIRST.index(path)
+    return len(COSTLIEST_FIRST) + (0 if item.get_closest_marker("slow") else 1)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every integration test is also slow: the fast tier (-m "not slow") never starts DeepSpeed ranks."""
     for item in items:
         if item.get_closest_marker("integration") and not item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=_schedule_rank)  # stable: the order within a rank is the collection order
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
 from openpretrain.cli import emit_json_line, hydra_entry, to_object
-from openpretrain.errors import UserError, require
+from openpretrain.errors import UserError
 from openpretrain.manifest import load_manifest
 from train.batch_generate import SamplingParams
 from train.data.datasets import Dataset
@@ -27,30 +27,19 @@ from train.data.reader import SampleReader
 from train.diversity import generation_metrics, rare_tokens
 from train.evaluate import EvalDataConfig, EvaluateConfig, evaluate
 from train.load import LoadedRun, load_run
+from train.loop_eval_settings import LoopEvalSettings, validate_settings
 
 
 @dataclass
-class LoopEvalConfig:
+class LoopEvalConfig(LoopEvalSettings):
     checkpoint: str = MISSING
     real_data: str = MISSING  # the loop's real prepared dataset (val split scored, train split = token counts)
     eval_text_files: list[str] = MISSING
-    num_prompts: int = MISSING
-    prompt_tokens: int = MISSING
-    max_new_tokens: int = MISSING
-    temperature: float = MISSING
-    top_k: int = MISSING
-    top_p: float = MISSING
-    seed: int = MISSING
-    tail_quantile: float = MISSING
-    batch_size: int = MISSING
-    max_batches: int | None = MISSING  # of the val split; None = all of it
     out: str | None = MISSING
 
 
 def validate(cfg: LoopEvalConfig) -> None:
-    for key in ("num_prompts", "prompt_tokens", "max_new_tokens", "batch_size"):
-        require(getattr(cfg, key) >= 1, key, f"must be >= 1, got {getattr(cfg, key)}")
-    require(0 < cfg.tail_quantile < 1, "tail_quantile", f"must be in (0, 1), got {cfg.tail_quantile}")
+    validate_settings(cfg)
 
 
 def _samples(dataset: Dataset, split: str, limit: int | None = None) -> list[list[int]]:

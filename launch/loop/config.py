@@ -11,24 +11,9 @@ from launch.loop.mix import POLICIES
 from launch.loop.stopping import StopRule
 from openpretrain.errors import UserError, require
 from openpretrain.manifest import MANIFEST_NAME
+from train.loop_eval_settings import LoopEvalSettings, validate_settings
 
 TRAIN_MODES = ("continue", "scratch")
-
-
-@dataclass
-class LoopEvalSettings:
-    """The round's evaluation (train.loop_eval): fixed prompts from the real val split, fixed seed."""
-
-    num_prompts: int = MISSING
-    prompt_tokens: int = MISSING
-    max_new_tokens: int = MISSING
-    temperature: float = MISSING
-    top_k: int = MISSING
-    top_p: float = MISSING
-    seed: int = MISSING
-    tail_quantile: float = MISSING
-    batch_size: int = MISSING
-    max_batches: int | None = MISSING
 
 
 @dataclass
@@ -84,9 +69,7 @@ def validate(loop: LoopConfig, check_paths: bool = True) -> None:
     require(loop.wandb.mode in ("online", "offline", "disabled"), "loop.wandb.mode",
             f"must be online, offline or disabled, got {loop.wandb.mode!r}")
     loop.stop_rule.validate()
-    for key in ("num_prompts", "prompt_tokens", "max_new_tokens", "batch_size"):
-        value = getattr(loop.eval, key)
-        require(value >= 1, f"loop.eval.{key}", f"must be >= 1, got {value}")
+    validate_settings(loop.eval, "loop.eval.")
     for key in ("num_sequences", "prefix_tokens", "suffix_tokens"):
         value = getattr(loop.memorization, key)
         require(value >= 1, f"loop.memorization.{key}", f"must be >= 1, got {value}")

@@ -24,6 +24,7 @@ from launch.torchrun import Command
 from openpretrain.errors import UserError
 from openpretrain.manifest import Manifest, load_manifest
 from train.data.synthetic_share import mix_synthetic_share
+from train.loop_eval_settings import settings_overrides
 
 REAL_NAME = "real"  # data.mix name of the real dataset, the same in every round (so the run resumes)
 LOOP_SET_KEYS = ("run_dir", "data.path", "data.mix", "max_steps", "data.max_synthetic_share",
@@ -152,12 +153,9 @@ def _list(values: list[str]) -> str:
 
 
 def evaluate_command(ctx: LoopContext, round_index: int, checkpoint: str) -> Command:
-    e = ctx.loop.eval
-    settings = {k: getattr(e, k) for k in ("num_prompts", "prompt_tokens", "max_new_tokens", "temperature", "top_k",
-                                           "top_p", "seed", "tail_quantile", "batch_size", "max_batches")}
     argv = [sys.executable, "-m", "train.loop_eval", f"checkpoint={checkpoint}", f"real_data={ctx.real}",
             f"out={eval_path(ctx, round_index)}", f"eval_text_files={_list(ctx.loop.eval_text_files)}",
-            *(f"{k}={'null' if v is None else v}" for k, v in settings.items())]
+            *settings_overrides(ctx.loop.eval)]
     return Command(argv=argv)
 
 

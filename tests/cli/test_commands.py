@@ -42,4 +42,5 @@ def test_every_script_sets_up_the_venv_the_same_way() -> None:
 
 
 def test_test_command_runs_pytest_with_the_venv_python() -> None:
-    assert _commands("test.sh")[-1] == 'exec .venv/bin/python -m pytest -q "$@"'
+    # Two xdist workers, one module per worker at a time, handed out in tests/conftest.py's order.
+    assert _commands("test.sh")[-1] == 'exec .venv/bin/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder "$@"'

@@ -25,6 +25,12 @@ CASES = [  # (config, overrides, the one line after "error: ")
      "local, slurm (did you mean 'slurm'?)"),
     ("launch", ["cluster.gpus=2"], "cluster.gpus: unknown key (did you mean 'cluster.gpus_per_node'?)"),
     ("launch", ["-m", "dry_run=true,maybe"], "dry_run=maybe: Value 'maybe' is not a valid bool"),
+    # The model of generate / evaluate / export comes from the checkpoint: no model group to choose from.
+    ("generate", ["model=huge"], "model=huge: 'model' is not a config group or key of conf/generate.yaml; "
+     "choose keys from: checkpoint, json, max_new_tokens, mode, "),
+    ("evaluate", ["model=huge"], "model=huge: 'model' is not a config group or key of conf/evaluate.yaml; "
+     "choose keys from: batch_size, checkpoint, data, "),
+    ("export", ["~model"], "~model: 'model' is not a config group or key of conf/export.yaml; choose keys from: "),
 ]
 
 
@@ -32,8 +38,11 @@ def _schemas() -> None:
     from data_prep.config import register as prep
     from launch.config import register as launch
     from train.config import register as train
+    from train.evaluate import register as evaluate
+    from train.export import register as export
+    from train.generate import register as generate
 
-    for register in (prep, train, launch):
+    for register in (prep, train, launch, generate, evaluate, export):
         register()
 
 
@@ -61,6 +70,7 @@ ENTRY_POINTS = [  # every python -m entry point, with an error Hydra itself rais
     ("train", ["seq_len=abc"], "error: seq_len=abc: Value 'abc' of type 'str' could not be converted to Integer"),
     ("train.export", ["overwrit=true"], "error: overwrit: unknown key (did you mean 'overwrite'?)"),
     ("train.generate", ["max_new_tokens=many"], "error: max_new_tokens=many: Value 'many'"),
+    ("train.generate", ["model=huge"], "error: model=huge: 'model' is not a config group or key of conf/generate.yaml"),
     ("train.evaluate", ["text_fil=x"], "error: text_fil: unknown key (did you mean 'text_file'?)"),
     ("launch", ["cluster=slrum"], "error: cluster=slrum: no such option in conf/cluster/"),
     ("launch", ["--", "pipline=web"], "error: train: pipline: unknown key"),

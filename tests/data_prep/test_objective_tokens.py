@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,11 @@ from tests.conftest import PREP_OVERRIDES, run_module
 
 
 @pytest.mark.slow
-def test_objective_tokens_are_appended_and_the_rest_is_unchanged(prepared_dir: Path, tmp_path: Path):
+def test_objective_tokens_are_appended_and_the_rest_is_unchanged(prepared_dir: Path, objective_prepared_dir: Path,
+                                                                 tmp_path: Path):
+    # objective_prepared_dir: data_prep of prepared_dir's corpus and settings plus objective_tokens=[fim,mlm]
     out = tmp_path / "obj"
-    run_module("data_prep", f"out_dir={out}", *PREP_OVERRIDES, "tokenizer.objective_tokens=[fim,mlm]")
+    shutil.copytree(objective_prepared_dir, out)  # the rerun below must not touch the session's copy
     plain = Tokenizer.from_file(str(prepared_dir / "tokenizer.json"))
     extended = Tokenizer.from_file(str(out / "tokenizer.json"))
     base = plain.get_vocab_size(with_added_tokens=True)

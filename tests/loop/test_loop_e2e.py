@@ -4,6 +4,7 @@ and a loop.dir whose run used another tokenizer."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import tarfile
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from launch.loop.ledger import MEMORIZATION_KEYS, ROUND_KEYS
@@ -104,7 +106,12 @@ def test_a_killed_driver_resumes_and_writes_the_same_ledger(world):
         assert driver.poll() is None and time.monotonic() < deadline, "the loop ended before round 1 trained"
         time.sleep(0.5)
     time.sleep(3)
+    # torchrun starts its ranks in their own sessions: kill them by pid too, or they outlive the test.
+    tree = psutil.Process(driver.pid).children(recursive=True)
     os.killpg(driver.pid, signal.SIGKILL)
+    for process in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
     driver.wait()
     assert not (loop_dir / "round_1" / "decide.done").exists()
     run_loop(argv)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hydra import compose, initialize_config_dir
 
 from launch.config import register
 from launch.loop import ledger, slurm_chain
 from launch.loop import steps as S
+from launch.loop.config import validate
 from openpretrain.cli import CONFIG_PATH, to_object
 from openpretrain.errors import UserError
 from tests.loop.loop_helpers import prepare_real
+from train.loop_eval_settings import LoopEvalSettings
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +74,22 @@ def test_the_slurm_jobs_reload_the_saved_launch_config(tmp_path, real):
         ledger.mark_done(ctx.dir, 0, step, {})
     assert [s.name for s in slurm_chain.round_scripts(cfg, ctx)] == ["synthesize", "train", "evaluate", "memorize",
                                                                       "decide"]
+
+
+def test_evaluate_command_passes_every_loop_eval_setting_to_the_one_schema(tmp_path, real):
+    from train.loop_eval import LoopEvalConfig
+
+    cfg = launch_cfg(tmp_path, real, "loop.eval.top_k=7", "loop.eval.max_batches=3", "loop.eval.tail_quantile=0.25")
+    argv = S.evaluate_command(S.make_context(cfg), 1, "/ck/step_10").argv
+    assert argv[1:3] == ["-m", "train.loop_eval"]
+    with initialize_config_dir(config_dir=CONFIG_PATH, version_base="1.3"):
+        evaluated: LoopEvalConfig = to_object(compose("loop_eval", overrides=argv[3:]))
+    for field in dataclasses.fields(LoopEvalSettings):
+        assert getattr(evaluated, field.name) == getattr(cfg.loop.eval, field.name), field.name
+    assert (evaluated.top_k, evaluated.max_batches, evaluated.checkpoint) == (7, 3, "/ck/step_10")
+
+
+def test_loop_eval_settings_are_validated_under_their_loop_key(tmp_path, real):
+    cfg = launch_cfg(tmp_path, real, "loop.eval.tail_quantile=1.5")
+    with pytest.raises(UserError, match=r"'loop.eval.tail_quantile': must be in \(0, 1\), got 1.5"):
+        validate(cfg.loop)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.train.train_helpers import events, last_per_step, records, train
+from tests.train.train_helpers import WANDB_OFFLINE, events, last_per_step, records, train
 from train import checkpoint as ckpt
 
 TOKENS_PER_STEP = 2 * 4 * 64  # ranks x micro x seq_len
@@ -19,7 +19,7 @@ TOKENS_PER_STEP = 2 * 4 * 64  # ranks x micro x seq_len
 def test_prep_train_resume_two_ranks(prepared_dir: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     command = [f"data.path={prepared_dir}", f"run_dir={run}", "deepspeed=zero2", "log_every=5", "eval_every=10",
-               "checkpoint_every=10", "keep_checkpoints=2"]
+               "checkpoint_every=10", "keep_checkpoints=2", WANDB_OFFLINE]
     first = train(2, *command, "max_steps=20")
     for label in ("checkpoint:", "metrics:", "W&B run:"):
         assert label in first.stdout, first.stdout[-3000:]
