@@ -297,7 +297,13 @@ def run_training(cfg: TrainConfig, raw: DictConfig) -> None:
         trainer.setup()
         trainer.train()
         trainer.summary()
-    finally:
+    except BaseException:
         trainer.close()
+        # No barrier (the other ranks may have failed too), but leave the group: a process that exits with
+        # the gloo group still up can abort in its C++ destructors ("terminate called ...", rc -6) after
+        # the one-line error was printed.
+        dist.destroy_process_group()
+        raise
+    trainer.close()
     dist.barrier()
     dist.destroy_process_group()
