@@ -1,8 +1,8 @@
 """Dedup step 2, one job per bucket: the duplicate groups of one key range, from every task's sorted runs.
 
 Bucket J of B owns keys [J * 2**64 / B, (J + 1) * 2**64 / B) of every band (near) and of the high word
-of the exact hash. Every run is sorted, so ``searchsorted`` finds the range in each (memory-mapped: only
-those pages are read) — this is the merge of the sorted files. A range holding more records than
+of the exact hash. Every run is sorted, so a binary search finds the range in each (8-byte reads) and only
+that range is read — this is the merge of the sorted files. A range holding more records than
 ``pipeline.dedup.memory_mb`` allows is walked in halves. Within a piece, records with an equal key (band
 key, or (hi, lo)) form a group; groups of two or more documents are written as CSR arrays (members sorted
 within each group, and group sizes). Groups, not pairs: key equality is transitive, so a group stays

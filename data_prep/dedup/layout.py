@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from data_prep.output.shards import write_atomic
+from data_prep.runner.task import read_json  # noqa: F401  (re-exported: the dedup steps read markers)
 from data_prep.stages.filters.config import DedupConfig
 from openpretrain.errors import UserError
 
@@ -93,12 +95,5 @@ def save_npy(path: str, array: np.ndarray) -> None:
 
 
 def write_json(path: str, data: dict[str, Any]) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
-
-
-def read_json(path: str) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    """A marker, atomically (the runner's ``write_atomic``); read back with the runner's ``read_json``."""
+    write_atomic(path, json.dumps(data).encode("utf-8"))
