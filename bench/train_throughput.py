@@ -339,7 +339,10 @@ def report(results: list[Result], args: argparse.Namespace, env, sdpa: str) -> s
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    from train.engine import init_distributed  # fixes TORCH_CUDA_ARCH_LIST, picks DeepSpeed's accelerator
+    from train.engine import (  # fixes TORCH_CUDA_ARCH_LIST, picks DeepSpeed's accelerator
+        init_distributed,
+        shutdown_distributed,
+    )
 
     env = init_distributed()
     for name in ("DeepSpeed", "deepspeed", "torch.distributed"):
@@ -369,6 +372,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.json:
             with open(args.json, "w", encoding="utf-8") as fh:
                 json.dump({"args": vars(args), "results": [asdict(r) for r in results]}, fh, indent=2)
+    shutdown_distributed()
 
 
 if __name__ == "__main__":

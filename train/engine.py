@@ -86,6 +86,22 @@ def init_distributed() -> DistEnv:
     return DistEnv(dist.get_rank(), dist.get_world_size(), local_rank, device)
 
 
+def shutdown_distributed(barrier: bool = True) -> None:
+    """Leave the process group before the interpreter exits.
+
+    A process that exits with the gloo group (or DeepSpeed's shm comm) still up can abort in C++ destructors
+    ("terminate called without an active exception", rc -6) after its work is done. ``barrier=False`` on an
+    error path: the other ranks may have failed too, and a barrier would hang.
+    """
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        return
+    if barrier:
+        dist.barrier()
+    dist.destroy_process_group()
+
+
 @dataclass(frozen=True)
 class BatchSizes:
     micro: int  # sequences per rank per forward/backward

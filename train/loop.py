@@ -22,7 +22,7 @@ from train import checkpoint as ckpt
 from train.checkpoint.manager import CheckpointManager
 from train.config import TrainConfig
 from train.data import IGNORE_INDEX, Batch, DataInfo, build_train_data, build_val_batches, data_info
-from train.engine import DistEnv, batch_sizes, build_engine, init_distributed
+from train.engine import DistEnv, batch_sizes, build_engine, init_distributed, shutdown_distributed
 from train.generations import COLUMNS as GENERATION_COLUMNS
 from train.generations import GenerationProbe, training_tokenizer
 from train.hf.pretrained import load_init_weights
@@ -299,11 +299,7 @@ def run_training(cfg: TrainConfig, raw: DictConfig) -> None:
         trainer.summary()
     except BaseException:
         trainer.close()
-        # No barrier (the other ranks may have failed too), but leave the group: a process that exits with
-        # the gloo group still up can abort in its C++ destructors ("terminate called ...", rc -6) after
-        # the one-line error was printed.
-        dist.destroy_process_group()
+        shutdown_distributed(barrier=False)
         raise
     trainer.close()
-    dist.barrier()
-    dist.destroy_process_group()
+    shutdown_distributed()

@@ -150,7 +150,7 @@ def make_stage_run(data_dir: str, run_dir: str, name: str, env) -> None:
 
 
 def main(data_dir: str, out_root: str) -> None:
-    from train.engine import init_distributed
+    from train.engine import init_distributed, shutdown_distributed
 
     env = init_distributed()
     for name in RUNS:
@@ -161,7 +161,8 @@ def main(data_dir: str, out_root: str) -> None:
             os.makedirs(run_dir, exist_ok=True)
             Path(run_dir, FAILED).write_text(traceback.format_exc())
     if env.is_main:
-        print(json.dumps({"runs": list(RUNS), "world_size": env.world_size}))
+        print(json.dumps({"runs": list(RUNS), "world_size": env.world_size}), flush=True)
+    shutdown_distributed()
 
 
 if __name__ == "__main__":

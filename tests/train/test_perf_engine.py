@@ -17,7 +17,7 @@ GUARD_SCRIPT = r"""
 import itertools, json, sys, torch
 from types import SimpleNamespace
 import bench.train_throughput as bt
-from train.engine import build_engine, init_distributed
+from train.engine import build_engine, init_distributed, shutdown_distributed
 from train.model_setup import build_model, checked_model_args
 
 env = init_distributed()
@@ -34,7 +34,8 @@ for name, overrides in (("plain", ["perf.loss_chunk_size=0", "perf.activation_ch
     batches = itertools.repeat(next(bt.synthetic_batches(cfg, args.seq_len, cfg.model.vocab_size, seed=0)))
     step = bt.make_step(engine, batches, env, accum=1, step_sync=True, forward=lambda e, x, y: e(x, targets=y))
     losses[name] = [float(step()) for _ in range(4)]
-print("LOSSES " + json.dumps(losses))
+print("LOSSES " + json.dumps(losses), flush=True)
+shutdown_distributed()
 """
 
 
