@@ -20,8 +20,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from train import checkpoint as ckpt
 from train.checkpoint.manager import CheckpointManager
-from train.config import TrainConfig
+from train.config import OnCorrupt, TrainConfig
 from train.data import IGNORE_INDEX, Batch, DataInfo, build_train_data, build_val_batches, data_info
+from train.data.shard_check import Stripe, agree_on_shard_problems, report_shard_problems
 from train.engine import DistEnv, batch_sizes, build_engine, init_distributed, shutdown_distributed
 from train.generations import COLUMNS as GENERATION_COLUMNS
 from train.generations import GenerationProbe, training_tokenizer
@@ -287,13 +288,18 @@ def _quiet_deepspeed() -> None:
 
 def run_training(cfg: TrainConfig, raw: DictConfig) -> None:
     """Entry point from ``python -m train`` (one process) or torchrun / srun (every rank)."""
-    info = data_info(cfg)  # bad data paths fail here, before the slow imports and the process group
+    # Bad data paths fail here, before the slow imports and the process group; each rank stats its
+    # stripe of the shard files, and the ranks agree on what they found once the group is up.
+    info = data_info(cfg, Stripe.from_launcher())
     env = init_distributed()
     _quiet_deepspeed()
     if not env.is_main:
         logging.getLogger().setLevel(logging.WARNING)
     trainer = Trainer(cfg, raw, env, info)
     try:
+        if env.world_size > 1:
+            report_shard_problems(agree_on_shard_problems(info.shard_problems),
+                                  skip_corrupt=cfg.data.on_corrupt == OnCorrupt.skip, warn=env.is_main)
         trainer.setup()
         trainer.train()
         trainer.summary()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -11,9 +10,8 @@ from dataclasses import dataclass, field
 from openpretrain.errors import ConfigError, UserError
 from openpretrain.manifest import Manifest, ShardInfo, load_manifest, sample_key
 from train.config import OnCorrupt, TrainConfig
+from train.data.shard_check import ALL_FILES, ShardProblem, Stripe, find_shard_problems, report_shard_problems
 from train.data.synthetic_share import check_synthetic_cap
-
-log = logging.getLogger(__name__)
 
 _SHARD_NUMBER = re.compile(r"shard-(\d+)\.tar$")
 
@@ -60,6 +58,7 @@ class DataInfo:
     bytes_per_token: float | None  # mixture-weighted; None when a manifest does not record it
     manifests: list[Manifest]
     datasets: list[Dataset] = field(default_factory=list)
+    shard_problems: list[ShardProblem] = field(default_factory=list)  # this rank's stripe, not yet agreed on
 
 
 def load_datasets(cfg: TrainConfig) -> list[Dataset]:
@@ -115,44 +114,16 @@ def training_seq_len(cfg: TrainConfig, datasets: list[Dataset]) -> int:
     return next(iter(lengths.values()))
 
 
-def corrupt_shard_error(path: str, detail: str) -> UserError:
-    return UserError(f"corrupt shard {path}: {detail} "
-                     "(re-run data_prep, or set data.on_corrupt=skip to skip its unreadable samples)")
-
-
-def check_shard_files(datasets: list[Dataset], skip_corrupt: bool) -> None:
-    """Every shard and its index exist with the sizes the manifest records: a stat each (never an open),
-    so a missing or truncated shard stops the run at start (before the slow imports), not hours in."""
-    for dataset in datasets:
-        manifest = dataset.manifest
-        for shard in manifest.shards:
-            files = [(manifest.shard_path(shard), shard.bytes)]
-            if shard.index:
-                files.append((manifest.index_path(shard), shard.index_bytes))
-            for path, expected in files:
-                detail = _size_problem(path, expected)
-                if detail is None:
-                    continue
-                if not skip_corrupt:
-                    raise corrupt_shard_error(path, detail)
-                log.warning("%s: %s; its unreadable samples will be skipped", path, detail)
-
-
-def _size_problem(path: str, expected: int) -> str | None:
-    try:
-        size = os.stat(path).st_size
-    except OSError as exc:
-        return f"cannot open ({exc.strerror})"
-    if not expected or size == expected:
-        return None
-    return f"file has {size} bytes, manifest says {expected}"
-
-
-def data_info(cfg: TrainConfig) -> DataInfo:
+def data_info(cfg: TrainConfig, stripe: Stripe = ALL_FILES) -> DataInfo:
     """Everything about the run's data, from one read of each manifest: build it once per process and
-    hand it on (``build_train_data``/``build_val_batches``/``run_objective`` take it)."""
+    hand it on (``build_train_data``/``build_val_batches``/``run_objective`` take it).
+
+    Shard files are checked here when this process checks them all (the default stripe); a training rank
+    passes its stripe and settles ``shard_problems`` with the other ranks once the group is up."""
     datasets = load_datasets(cfg)
-    check_shard_files(datasets, skip_corrupt=cfg.data.on_corrupt == OnCorrupt.skip)
+    problems = find_shard_problems(datasets, stripe)
+    if stripe.count == 1:
+        report_shard_problems(problems, skip_corrupt=cfg.data.on_corrupt == OnCorrupt.skip)
     tokenizer = datasets[0].manifest.tokenizer
     per_token = [d.manifest.bytes_per_token for d in datasets]
     bytes_per_token = None
@@ -166,4 +137,5 @@ def data_info(cfg: TrainConfig) -> DataInfo:
         bytes_per_token=bytes_per_token,
         manifests=[d.manifest for d in datasets],
         datasets=datasets,
+        shard_problems=problems if stripe.count > 1 else [],
     )

@@ -24,7 +24,8 @@ import numpy as np
 
 from openpretrain.manifest import META_EXT, TOKENS_EXT, ShardInfo, sample_key
 from openpretrain.shard_index import BadIndex, load_index
-from train.data.datasets import Dataset, corrupt_shard_error, shard_number
+from train.data.datasets import Dataset, shard_number
+from train.data.shard_check import corrupt_shard_error
 
 log = logging.getLogger(__name__)
 
