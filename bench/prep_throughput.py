@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.filter_agreement import compare_filters  # noqa: E402
 from bench.prep_corpus import build_corpus  # noqa: E402
 from data_prep.config import PipelineConfig  # noqa: E402
 from data_prep.stages.filters.c4 import C4Filter  # noqa: E402
@@ -103,39 +104,15 @@ def datatrove_filters(cfg: PipelineConfig) -> dict | None:
     return {name: wrap(name, flt) for name, flt in filters.items()}
 
 
-def run_filters(filters: dict, docs: list[str]) -> tuple[float, dict[str, list]]:
-    decisions: dict[str, list] = {name: [] for name in RULES}
-    start = time.perf_counter()
-    for text in docs:
-        for name in RULES:
-            decisions[name].append(filters[name](text))
-    return time.perf_counter() - start, decisions
-
-
 def report_filters(docs: list[str], cfg: PipelineConfig) -> None:
-    ours = our_filters(cfg)
-    run_filters(ours, docs[:200])  # warm the per-process token caches like a long run would
-    our_time, our_dec = run_filters(ours, docs)
-    print(f"\n== quality filters ({len(docs)} docs, {sum(map(len, docs)) / 1e6:.1f} MB, 1 core) ==")
-    print(f"ours      : {len(docs) / our_time:9.1f} docs/s")
-    theirs = datatrove_filters(cfg)
-    if theirs is None:
+    title = f"quality filters ({len(docs)} docs, {sum(map(len, docs)) / 1e6:.1f} MB, 1 core)"
+    decisions = compare_filters(title, docs, RULES, our_filters(cfg), datatrove_filters(cfg),
+                                reason_of=lambda d: d[0])  # (reason, text): c4 may rewrite the text
+    if decisions is None:
         return
-    run_filters(theirs, docs[:200])
-    dt_time, dt_dec = run_filters(theirs, docs)
-    print(f"datatrove : {len(docs) / dt_time:9.1f} docs/s")
-    print(f"ratio     : {dt_time / our_time:9.2f}x")
-    print(f"{'rule':<20}{'agree':>9}{'ours drop':>11}{'dt drop':>9}  disagreements (ours|datatrove)")
-    for name in RULES:
-        pairs = list(zip(our_dec[name], dt_dec[name]))
-        agree = sum((a[0] is None) == (b[0] is None) for a, b in pairs)
-        drops = sum(a[0] is not None for a, _ in pairs), sum(b[0] is not None for _, b in pairs)
-        mismatched = [f"{a[0]}|{b[0]}" for a, b in pairs if (a[0] is None) != (b[0] is None)]
-        print(f"{name:<20}{100 * agree / len(pairs):8.2f}%{drops[0]:>11}{drops[1]:>9}  {mismatched[:4]}")
-        if name == "c4":
-            both_kept = [(a, b) for a, b in pairs if a[0] is None and b[0] is None]
-            same = sum(a[1] == b[1] for a, b in both_kept)
-            print(f"{'c4 text identical':<20}{100 * same / max(len(both_kept), 1):8.2f}% of {len(both_kept)} kept")
+    both_kept = [(a, b) for a, b in zip(decisions[0]["c4"], decisions[1]["c4"]) if a[0] is None and b[0] is None]
+    same = sum(a[1] == b[1] for a, b in both_kept)
+    print(f"{'c4 text identical':<20}{100 * same / max(len(both_kept), 1):8.2f}% of {len(both_kept)} kept")
 
 
 def report_full_chain(docs: list[str], cfg: PipelineConfig) -> None:

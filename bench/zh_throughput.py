@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.filter_agreement import compare_filters  # noqa: E402
 from bench.zh_corpus import build_corpus  # noqa: E402
 from data_prep.document import Document, Stats  # noqa: E402
 from data_prep.stages import build_stages, pipeline_language  # noqa: E402
@@ -109,35 +110,9 @@ def datatrove_filters(cfg) -> dict | None:
     return {name: wrap(flt) for name, flt in filters.items()}
 
 
-def run_filters(filters: dict, docs: list[str]) -> tuple[float, dict[str, list]]:
-    decisions: dict[str, list] = {name: [] for name in RULES}
-    start = time.perf_counter()
-    for text in docs:
-        for name in RULES:
-            decisions[name].append(filters[name](text))
-    return time.perf_counter() - start, decisions
-
-
 def report_filters(docs: list[str], cfg) -> None:
-    ours = our_filters(cfg)
-    run_filters(ours, docs[:200])
-    our_time, our_dec = run_filters(ours, docs)
-    print(f"\n== web_zh quality filters ({len(docs)} docs, {sum(map(len, docs)) / 1e6:.2f} M chars, 1 core) ==")
-    print(f"ours      : {len(docs) / our_time:9.1f} docs/s")
-    theirs = datatrove_filters(cfg)
-    if theirs is None:
-        return
-    run_filters(theirs, docs[:200])
-    dt_time, dt_dec = run_filters(theirs, docs)
-    print(f"datatrove : {len(docs) / dt_time:9.1f} docs/s")
-    print(f"ratio     : {dt_time / our_time:9.2f}x")
-    print(f"{'rule':<20}{'agree':>9}{'ours drop':>11}{'dt drop':>9}  disagreements (ours|datatrove)")
-    for name in RULES:
-        pairs = list(zip(our_dec[name], dt_dec[name]))
-        agree = sum((a is None) == (b is None) for a, b in pairs)
-        drops = sum(a is not None for a, _ in pairs), sum(b is not None for _, b in pairs)
-        mismatched = [f"{a}|{b}" for a, b in pairs if (a is None) != (b is None)]
-        print(f"{name:<20}{100 * agree / len(pairs):8.2f}%{drops[0]:>11}{drops[1]:>9}  {mismatched[:4]}")
+    title = f"web_zh quality filters ({len(docs)} docs, {sum(map(len, docs)) / 1e6:.2f} M chars, 1 core)"
+    compare_filters(title, docs, RULES, our_filters(cfg), datatrove_filters(cfg))
 
 
 def report_chain(docs: list[str], cfg) -> None:
