@@ -20,6 +20,7 @@ with ``--format 1``) for a before/after table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import inspect
 import json
@@ -125,6 +126,32 @@ def _with_info(fn, info) -> dict:
     return {"info": info} if "info" in inspect.signature(fn).parameters else {}
 
 
+def _rank_stripe(fn) -> dict:
+    """Rank 0's stripe of the shard-file check where the code under test splits it (after issue 16)."""
+    if "stripe" not in inspect.signature(fn).parameters:
+        return {}
+    from train.data.shard_check import Stripe
+
+    return {"stripe": Stripe(0, WORLD_SIZE)}
+
+
+@contextlib.contextmanager
+def _count_stats():
+    """Every os.stat while the block runs (a metadata-server round trip each on a parallel file system)."""
+    calls: list[str] = []
+    real = os.stat
+
+    def counting(path, *args, **kwargs):
+        calls.append(str(path))
+        return real(path, *args, **kwargs)
+
+    os.stat = counting
+    try:
+        yield calls
+    finally:
+        os.stat = real
+
+
 def _count_manifest_reads() -> list[str]:
     import train.data.datasets as datasets_module
 
@@ -147,7 +174,8 @@ def startup(data: str, run_dir: str) -> dict:
     reads, marks = _count_manifest_reads(), {"start": time.perf_counter()}
     cfg = _train_cfg(data, run_dir)
     marks["config"] = time.perf_counter()
-    info = data_info(cfg)  # train.loop.run_training
+    with _count_stats() as stats:
+        info = data_info(cfg, **_rank_stripe(data_info))  # as train.loop.run_training calls it
     objective = run_objective(cfg, info)
     marks["data_info"] = time.perf_counter()
     train = build_train_data(cfg, 0, WORLD_SIZE, objective, **_with_info(build_train_data, info))
@@ -167,6 +195,7 @@ def startup(data: str, run_dir: str) -> dict:
     steps = list(marks)
     timings = {f"{b}_s": round(marks[b] - marks[a], 4) for a, b in zip(steps, steps[1:])}
     return {"seconds": round(marks["resume"] - marks["start"], 4), **timings, "manifest_reads": len(reads),
+            "stats": len(stats),
             "first_batch_rows": len(plan), "resume_rows": len(resumed),
             "first_range_bytes": ranges[0][1] - ranges[0][0], "indexes_opened": sum(opened) if opened else None}
 
@@ -210,7 +239,7 @@ def run_startup(sizes: list[int], workdir: str, fmt: int = 2, code_root: str = R
 
 
 def print_table(rows: list[dict]) -> None:
-    columns = ["format", "size", "shards", "manifest_bytes", "manifest_reads", "indexes_opened", "data_info_s",
+    columns = ["format", "size", "shards", "manifest_bytes", "manifest_reads", "stats", "indexes_opened", "data_info_s",
                "train_data_s", "first_batch_s", "seconds", "peak_rss_mb", "rss_growth_mb"]
     print(" | ".join(columns))
     for row in rows:
